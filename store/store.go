@@ -1,0 +1,174 @@
+// Package store defines the contract between olapgate's pipelines and its storage backends.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/olapgate/olapgate/internal/dataset"
+)
+
+// Batch is a column-major set of rows for one dataset, in the order of Dataset.Columns().
+// Decoders fill it without per-row allocation; stores read it column by column.
+type Batch struct {
+	Dataset *dataset.Dataset
+	Cols    []ColumnBuf
+	// N is the number of rows.
+	N int
+}
+
+// ColumnBuf holds one column's values. Exactly the slice matching Type is used:
+// string → Strings, int → Ints, float → Floats, bool → Bools, timestamp → Times
+// (microseconds since the Unix epoch, UTC). Null[i] marks row i null; Null is nil when no row is.
+type ColumnBuf struct {
+	Type    dataset.Type
+	Strings []string
+	Ints    []int64
+	Floats  []float64
+	Bools   []bool
+	Times   []int64
+	Null    []bool
+}
+
+// NewBatch returns an empty batch for d with room for capacity rows.
+func NewBatch(d *dataset.Dataset, capacity int) *Batch {
+	b := &Batch{Dataset: d, Cols: make([]ColumnBuf, len(d.Columns()))}
+	for i, c := range d.Columns() {
+		cb := &b.Cols[i]
+		cb.Type = c.Type
+		switch c.Type {
+		case dataset.String:
+			cb.Strings = make([]string, 0, capacity)
+		case dataset.Int:
+			cb.Ints = make([]int64, 0, capacity)
+		case dataset.Float:
+			cb.Floats = make([]float64, 0, capacity)
+		case dataset.Bool:
+			cb.Bools = make([]bool, 0, capacity)
+		case dataset.Timestamp:
+			cb.Times = make([]int64, 0, capacity)
+		}
+	}
+	return b
+}
+
+// IsNull reports whether row i of the column is null.
+func (c *ColumnBuf) IsNull(i int) bool { return c.Null != nil && c.Null[i] }
+
+// Value returns row i as a Go value: nil, string, int64, float64, bool or time.Time (UTC).
+func (c *ColumnBuf) Value(i int) any {
+	if c.IsNull(i) {
+		return nil
+	}
+	switch c.Type {
+	case dataset.String:
+		return c.Strings[i]
+	case dataset.Int:
+		return c.Ints[i]
+	case dataset.Float:
+		return c.Floats[i]
+	case dataset.Bool:
+		return c.Bools[i]
+	case dataset.Timestamp:
+		return time.UnixMicro(c.Times[i]).UTC()
+	}
+	return nil
+}
+
+// Append adds all rows of o (same dataset) to b.
+func (b *Batch) Append(o *Batch) {
+	for i := range b.Cols {
+		dst, src := &b.Cols[i], &o.Cols[i]
+		if src.Null != nil || dst.Null != nil {
+			if dst.Null == nil {
+				dst.Null = make([]bool, b.N, b.N+o.N)
+			}
+			if src.Null != nil {
+				dst.Null = append(dst.Null, src.Null...)
+			} else {
+				dst.Null = append(dst.Null, make([]bool, o.N)...)
+			}
+		}
+		dst.Strings = append(dst.Strings, src.Strings...)
+		dst.Ints = append(dst.Ints, src.Ints...)
+		dst.Floats = append(dst.Floats, src.Floats...)
+		dst.Bools = append(dst.Bools, src.Bools...)
+		dst.Times = append(dst.Times, src.Times...)
+	}
+	b.N += o.N
+}
+
+// ColumnType is a result column's type.
+type ColumnType int
+
+// Result column types.
+const (
+	TypeString ColumnType = iota + 1
+	TypeInt64
+	TypeDouble
+	TypeBool
+	TypeTimestamp
+)
+
+func (t ColumnType) String() string {
+	switch t {
+	case TypeString:
+		return "STRING"
+	case TypeInt64:
+		return "INT64"
+	case TypeDouble:
+		return "DOUBLE"
+	case TypeBool:
+		return "BOOL"
+	case TypeTimestamp:
+		return "TIMESTAMP"
+	}
+	return "UNSPECIFIED"
+}
+
+// ResultColumn describes one result column.
+type ResultColumn struct {
+	Name        string
+	Type        ColumnType
+	Approximate bool
+}
+
+// Result is a query answer, row-major. Values are nil, string, int64, float64, bool or
+// time.Time; a column's values all have its Type's Go type.
+type Result struct {
+	Columns []ResultColumn
+	Rows    [][]any
+}
+
+// Statement is SQL ready for a backend: text with positional parameters and the expected
+// output columns (the store converts each value to the column's type).
+type Statement struct {
+	SQL    string
+	Args   []any
+	Output []ResultColumn
+}
+
+// WriteResult reports a durable write.
+type WriteResult struct {
+	// Rows is the number of rows in the batch (duplicates by event id included: they are
+	// accepted, and stored once).
+	Rows int
+}
+
+// Store is a storage backend.
+type Store interface {
+	// EnsureDataset creates the dataset's table, or adds the columns it lacks.
+	EnsureDataset(ctx context.Context, d *dataset.Dataset) error
+	// Write stores a batch and returns once it is durable.
+	Write(ctx context.Context, b *Batch) (WriteResult, error)
+	// Query runs a statement planned for this backend's dialect.
+	Query(ctx context.Context, st Statement) (*Result, error)
+	// Dialect names the SQL dialect the planner must produce: "duckdb", "pinot", "clickhouse".
+	Dialect() string
+	// Close flushes pending writes and releases the store; safe to call twice.
+	Close() error
+}
+
+// ErrClosed is returned by a store after Close.
+var ErrClosed = errors.New("store closed")
