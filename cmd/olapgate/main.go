@@ -1,0 +1,50 @@
+// Command olapgate is the real-time OLAP gateway and telemetry collector: one binary whose
+// subcommands serve, query and ingest.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	_ "time/tzdata" // zones for time buckets must work on machines without system tzdata
+)
+
+const usage = `olapgate: real-time OLAP gateway
+
+Usage:
+  olapgate serve  [flags]          run the server (embedded DuckDB store, gRPC and HTTP APIs)
+  olapgate query  [flags] [QUERY]  run an aggregate query against a running server
+  olapgate ingest [flags] FILE...  push JSON or NDJSON events to a running server
+  olapgate version
+
+Run 'olapgate <command> -h' for a command's flags.
+`
+
+var version = "dev"
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = runServe(os.Args[2:])
+	case "query":
+		err = runQuery(os.Args[2:])
+	case "ingest":
+		err = runIngest(os.Args[2:])
+	case "version", "--version", "-v":
+		fmt.Println("olapgate", version)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "olapgate: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "olapgate:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/olapgate/olapgate/internal/config"
+	"github.com/olapgate/olapgate/internal/server"
+)
+
+func runServe(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "YAML config file (datasets, limits); default: built-in pageviews dataset")
+	dataDir := fs.String("data-dir", "./data", "embedded store data directory")
+	httpAddr := fs.String("http-addr", "127.0.0.1:8080", "HTTP listen address (REST/JSON API, /metrics, /healthz)")
+	grpcAddr := fs.String("grpc-addr", "127.0.0.1:9090", "gRPC listen address")
+	memLimit := fs.String("memory-limit", "", "DuckDB memory_limit, e.g. 4GB (default: DuckDB's, 80% of RAM)")
+	threads := fs.Int("threads", 0, "DuckDB worker threads (default: one per core)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+
+	cfg := config.Default()
+	if *cfgPath != "" {
+		var err error
+		if cfg, err = config.Load(*cfgPath); err != nil {
+			return err
+		}
+	}
+	// Flags given on the command line win over the file.
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "data-dir":
+			cfg.Server.DataDir = *dataDir
+		case "http-addr":
+			cfg.Server.HTTPAddr = *httpAddr
+		case "grpc-addr":
+			cfg.Server.GRPCAddr = *grpcAddr
+		case "memory-limit":
+			cfg.Embedded.MemoryLimit = *memLimit
+		case "threads":
+			cfg.Embedded.Threads = *threads
+		}
+	})
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return server.Run(ctx, cfg, log)
+}

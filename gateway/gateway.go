@@ -1,0 +1,161 @@
+// Package gateway serves olapgate's gRPC services and HTTP API over the stores.
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
+	"github.com/olapgate/olapgate/internal/dataset"
+	"github.com/olapgate/olapgate/query"
+	"github.com/olapgate/olapgate/store"
+)
+
+// TenantHeader and TenantMetadata carry the tenant until authentication exists (DESIGN §4).
+const (
+	TenantHeader   = "X-Olapgate-Tenant"
+	TenantMetadata = "x-olapgate-tenant"
+)
+
+// Config bounds what clients may ask.
+type Config struct {
+	// MaxBodyBytes bounds an ingest request body (HTTP) or message (gRPC). Default 16 MiB.
+	MaxBodyBytes int64
+	// MaxEvents bounds the events in one ingest request or stream message. Default 10,000.
+	MaxEvents int
+	// Query limits: default and maximum LIMIT.
+	Query query.Limits
+	// DefaultTimeout applies when a query sets no timeoutMs; MaxTimeout caps timeoutMs.
+	DefaultTimeout time.Duration
+	MaxTimeout     time.Duration
+}
+
+func (c *Config) applyDefaults() {
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 16 << 20
+	}
+	if c.MaxEvents <= 0 {
+		c.MaxEvents = 10000
+	}
+	if c.Query.DefaultLimit <= 0 {
+		c.Query.DefaultLimit = 1000
+	}
+	if c.Query.MaxLimit <= 0 {
+		c.Query.MaxLimit = 100000
+	}
+	if c.DefaultTimeout <= 0 {
+		c.DefaultTimeout = 30 * time.Second
+	}
+	if c.MaxTimeout <= 0 {
+		c.MaxTimeout = 5 * time.Minute
+	}
+}
+
+// Gateway implements QueryService and IngestService over one store; the HTTP handler in
+// http.go serves the same operations.
+type Gateway struct {
+	olapgatev1.UnimplementedQueryServiceServer
+	olapgatev1.UnimplementedIngestServiceServer
+
+	cfg      Config
+	store    store.Store
+	datasets map[string]*dataset.Dataset // by lower-case name
+	names    []string                    // sorted, for listings and error messages
+	metrics  *Metrics
+	now      func() time.Time
+	ready    atomic.Bool
+}
+
+// New returns a gateway over st serving ds. Metrics may be nil.
+func New(cfg Config, st store.Store, ds []*dataset.Dataset, m *Metrics) *Gateway {
+	cfg.applyDefaults()
+	g := &Gateway{cfg: cfg, store: st, datasets: map[string]*dataset.Dataset{}, metrics: m, now: time.Now}
+	if g.metrics == nil {
+		g.metrics = NewMetrics(nil)
+	}
+	for _, d := range ds {
+		g.datasets[strings.ToLower(d.Name)] = d
+		g.names = append(g.names, d.Name)
+	}
+	sort.Strings(g.names)
+	return g
+}
+
+// SetReady flips /readyz and the gRPC health status; the server calls it once stores are open.
+func (g *Gateway) SetReady(ready bool) { g.ready.Store(ready) }
+
+// Ready reports readiness.
+func (g *Gateway) Ready() bool { return g.ready.Load() }
+
+func (g *Gateway) dataset(name string) (*dataset.Dataset, error) {
+	if name == "" {
+		return nil, status.Error(codes.InvalidArgument, "dataset: required")
+	}
+	d, ok := g.datasets[strings.ToLower(name)]
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "dataset %q not found (datasets: %s)", name, strings.Join(g.names, ", "))
+	}
+	return d, nil
+}
+
+// tenantFrom reads the tenant from gRPC metadata (grpc-gateway forwards the HTTP header there).
+func tenantFrom(ctx context.Context) string {
+	md, ok := metadata.FromIncomingContext(ctx)
+	if !ok {
+		return ""
+	}
+	if v := md.Get(TenantMetadata); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// ListDatasets implements QueryService.
+func (g *Gateway) ListDatasets(ctx context.Context, _ *olapgatev1.ListDatasetsRequest) (*olapgatev1.ListDatasetsResponse, error) {
+	out := &olapgatev1.ListDatasetsResponse{}
+	for _, n := range g.names {
+		out.Datasets = append(out.Datasets, datasetProto(g.datasets[strings.ToLower(n)]))
+	}
+	return out, nil
+}
+
+// GetDataset implements QueryService.
+func (g *Gateway) GetDataset(ctx context.Context, req *olapgatev1.GetDatasetRequest) (*olapgatev1.GetDatasetResponse, error) {
+	d, err := g.dataset(req.GetDataset())
+	if err != nil {
+		return nil, err
+	}
+	return &olapgatev1.GetDatasetResponse{Dataset: datasetProto(d)}, nil
+}
+
+func datasetProto(d *dataset.Dataset) *olapgatev1.Dataset {
+	p := &olapgatev1.Dataset{
+		Name: d.Name, TimeColumn: d.TimeColumn, EventId: d.EventID, TenantColumn: d.TenantColumn,
+		PrimaryKey: d.PrimaryKey, Backend: d.Backend,
+	}
+	// Report the stored columns, implicit eventId/tenant columns included, so clients see
+	// every field they can filter and group on.
+	for _, c := range d.Columns() {
+		f := &olapgatev1.Field{Name: c.Name, Type: string(c.Type)}
+		switch c.Role {
+		case dataset.RoleDimension:
+			p.Dimensions = append(p.Dimensions, f)
+		case dataset.RoleMetric:
+			p.Metrics = append(p.Metrics, f)
+		}
+	}
+	return p
+}
+
+// errorf builds a status error; a helper so messages stay uniform.
+func errorf(c codes.Code, format string, args ...any) error {
+	return status.Error(c, fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,291 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
+	"github.com/olapgate/olapgate/gen/openapi"
+	"github.com/olapgate/olapgate/ingest/decode"
+)
+
+// maxQueryBody bounds a query request body; queries are small.
+const maxQueryBody = 1 << 20
+
+// Handler returns the HTTP API: olapgate's own handlers for ingest (columnar JSON decoder) and
+// query results (typed JSON rows), and grpc-gateway for the rest of the services.
+func (g *Gateway) Handler(ctx context.Context) (http.Handler, error) {
+	gw := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}),
+		runtime.WithIncomingHeaderMatcher(func(key string) (string, bool) {
+			if strings.EqualFold(key, TenantHeader) {
+				return TenantMetadata, true
+			}
+			return runtime.DefaultHeaderMatcher(key)
+		}),
+		runtime.WithErrorHandler(func(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, _ *http.Request, err error) {
+			writeError(w, err)
+		}),
+	)
+	if err := olapgatev1.RegisterQueryServiceHandlerServer(ctx, gw, g); err != nil {
+		return nil, fmt.Errorf("register query service handlers: %w", err)
+	}
+	if err := olapgatev1.RegisterIngestServiceHandlerServer(ctx, gw, g); err != nil {
+		return nil, fmt.Errorf("register ingest service handlers: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/datasets/{dataset}/events", g.handleIngest)
+	mux.HandleFunc("POST /v1/query", g.handleQuery)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		if !g.Ready() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "not ready: stores are opening\n")
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+	mux.Handle("GET /metrics", g.metrics.Handler())
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openapi.JSON)
+	})
+	mux.Handle("/", gw)
+	return mux, nil
+}
+
+// withTenant moves the tenant header into incoming gRPC metadata, where the services read it,
+// so HTTP and gRPC requests share one code path.
+func withTenant(r *http.Request) context.Context {
+	ctx := r.Context()
+	if t := r.Header.Get(TenantHeader); t != "" {
+		ctx = metadata.NewIncomingContext(ctx, metadata.Pairs(TenantMetadata, t))
+	}
+	return ctx
+}
+
+// handleIngest is POST /v1/datasets/{dataset}/events: JSON array or NDJSON decoded straight
+// into column buffers (google.protobuf.Struct costs ~4x more per event).
+func (g *Gateway) handleIngest(w http.ResponseWriter, r *http.Request) {
+	d, err := g.dataset(r.PathValue("dataset"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.cfg.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeErrorCode(w, http.StatusRequestEntityTooLarge, codes.ResourceExhausted,
+				fmt.Sprintf("ingest: request body over %d bytes (limit maxBodyBytes)", g.cfg.MaxBodyBytes))
+			return
+		}
+		writeError(w, status.Errorf(codes.InvalidArgument, "ingest: read body: %v", err))
+		return
+	}
+	format := decode.FormatArray
+	switch ct := strings.ToLower(r.Header.Get("Content-Type")); {
+	case strings.HasPrefix(ct, "application/x-ndjson"), strings.HasPrefix(ct, "application/jsonl"),
+		strings.HasPrefix(ct, "application/ndjson"):
+		format = decode.FormatNDJSON
+	}
+	batch, rej, err := decode.JSON(d, body, format, 0, decode.Limits{MaxEvents: g.cfg.MaxEvents})
+	if err != nil {
+		if errors.Is(err, decode.ErrTooManyEvents) {
+			writeErrorCode(w, http.StatusRequestEntityTooLarge, codes.ResourceExhausted, "ingest: "+err.Error())
+			return
+		}
+		writeError(w, status.Error(codes.InvalidArgument, "ingest: "+err.Error()))
+		return
+	}
+	if err := g.write(withTenant(r), batch); err != nil {
+		writeError(w, err)
+		return
+	}
+	g.metrics.observeIngest(d.Name, "http", batch.N, len(rej))
+	code := http.StatusOK
+	if batch.N == 0 && len(rej) > 0 {
+		code = http.StatusBadRequest
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `{"accepted":%d,"rejected":[`, batch.N)
+	for i, x := range rej {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"index":%d,"reason":`, x.Index)
+		b.Write(appendJSONString(nil, x.Reason))
+		b.WriteByte('}')
+	}
+	fmt.Fprintf(&b, `],"ack":%q}`, AckCommitted)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = io.WriteString(w, b.String())
+}
+
+// handleQuery is POST /v1/query with olapgate's result encoder: rows as JSON arrays, numbers
+// as JSON numbers, nulls as null, timestamps RFC 3339 in the query's zone.
+func (g *Gateway) handleQuery(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxQueryBody))
+	if err != nil {
+		writeErrorCode(w, http.StatusRequestEntityTooLarge, codes.ResourceExhausted,
+			fmt.Sprintf("query: request body over %d bytes", maxQueryBody))
+		return
+	}
+	pb := &olapgatev1.Query{}
+	if err := protojson.Unmarshal(body, pb); err != nil {
+		writeError(w, status.Errorf(codes.InvalidArgument, "query: decode JSON body: %v", err))
+		return
+	}
+	a, err := g.run(withTenant(r), pb)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(encodeResult(a))
+}
+
+// encodeResult writes the HTTP form of an answer (DESIGN §5).
+func encodeResult(a *answer) []byte {
+	buf := make([]byte, 0, 256+len(a.result.Rows)*len(a.result.Columns)*12)
+	buf = append(buf, `{"columns":[`...)
+	for i, c := range a.result.Columns {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, `{"name":`...)
+		buf = appendJSONString(buf, c.Name)
+		buf = append(buf, `,"type":"`...)
+		buf = append(buf, c.Type.String()...)
+		buf = append(buf, '"')
+		if c.Approximate {
+			buf = append(buf, `,"approximate":true`...)
+		}
+		buf = append(buf, '}')
+	}
+	buf = append(buf, `],"rows":[`...)
+	for i, row := range a.result.Rows {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, '[')
+		for j, v := range row {
+			if j > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendValue(buf, v)
+		}
+		buf = append(buf, ']')
+	}
+	buf = append(buf, `],"stats":`...)
+	stats, _ := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(a.stats)
+	buf = append(buf, stats...)
+	buf = append(buf, '}')
+	return buf
+}
+
+func appendValue(buf []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(buf, "null"...)
+	case string:
+		return appendJSONString(buf, x)
+	case int64:
+		return strconv.AppendInt(buf, x, 10)
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return append(buf, "null"...)
+		}
+		return strconv.AppendFloat(buf, x, 'g', -1, 64)
+	case bool:
+		return strconv.AppendBool(buf, x)
+	case time.Time:
+		buf = append(buf, '"')
+		buf = x.AppendFormat(buf, time.RFC3339Nano)
+		return append(buf, '"')
+	}
+	return appendJSONString(buf, fmtAny(v))
+}
+
+func fmtAny(v any) string { return fmt.Sprint(v) }
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string, replacing invalid UTF-8 with U+FFFD.
+func appendJSONString(buf []byte, s string) []byte {
+	buf = append(buf, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				buf = append(buf, '\\', c)
+			case c >= 0x20:
+				buf = append(buf, c)
+			case c == '\n':
+				buf = append(buf, '\\', 'n')
+			case c == '\r':
+				buf = append(buf, '\\', 'r')
+			case c == '\t':
+				buf = append(buf, '\\', 't')
+			default:
+				buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			buf = append(buf, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			buf = append(buf, `\u202`...)
+			buf = append(buf, hexDigits[r&0xf])
+		default:
+			buf = append(buf, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(buf, '"')
+}
+
+// writeError answers with the HTTP status for a gRPC status (DESIGN §5) and a JSON body in
+// grpc-gateway's error shape.
+func writeError(w http.ResponseWriter, err error) {
+	st := status.Convert(err)
+	writeErrorCode(w, runtime.HTTPStatusFromCode(st.Code()), st.Code(), st.Message())
+}
+
+func writeErrorCode(w http.ResponseWriter, httpCode int, c codes.Code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	if c == codes.ResourceExhausted && httpCode == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "1")
+	}
+	w.WriteHeader(httpCode)
+	buf := fmt.Appendf(nil, `{"code":%d,"status":%q,"message":`, int(c), c.String())
+	buf = appendJSONString(buf, msg)
+	buf = append(buf, "}\n"...)
+	_, _ = w.Write(buf)
+}

@@ -1,0 +1,163 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
+	"github.com/olapgate/olapgate/ingest/decode"
+	"github.com/olapgate/olapgate/internal/dataset"
+	"github.com/olapgate/olapgate/store"
+)
+
+// AckCommitted is the ack of a write durable in the store (DESIGN §6).
+const AckCommitted = "committed"
+
+// ingestOutcome is what one batch did.
+type ingestOutcome struct {
+	accepted int
+	rejected []decode.Rejection
+}
+
+// write stores the accepted part of a decoded batch and returns once it is durable.
+func (g *Gateway) write(ctx context.Context, b *store.Batch) error {
+	if b == nil || b.N == 0 {
+		return nil
+	}
+	if _, err := g.store.Write(ctx, b); err != nil {
+		if errors.Is(err, store.ErrClosed) {
+			return status.Error(codes.Unavailable, "ingest: store is shutting down; retry against another replica or after restart")
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return status.FromContextError(ctxErr).Err()
+		}
+		return status.Errorf(codes.Internal, "ingest: write batch: %v", err)
+	}
+	return nil
+}
+
+// ingestBatch decodes one gRPC message's events (structs first, then json_lines) and writes
+// them; indexBase numbers events across a stream.
+func (g *Gateway) ingestBatch(ctx context.Context, d *dataset.Dataset, events []*structpb.Struct, lines []byte, indexBase int) (ingestOutcome, error) {
+	var out ingestOutcome
+	lim := decode.Limits{MaxEvents: g.cfg.MaxEvents}
+	batch, rej, err := decode.Structs(d, events, indexBase, lim)
+	if err != nil {
+		return out, decodeStatus(err)
+	}
+	out.rejected = rej
+	if len(lines) > 0 {
+		lim.MaxEvents -= len(events)
+		if lim.MaxEvents <= 0 {
+			return out, status.Errorf(codes.ResourceExhausted, "ingest: more than %d events in one message (limit maxEvents)", g.cfg.MaxEvents)
+		}
+		b2, rej2, err := decode.JSON(d, lines, decode.FormatNDJSON, indexBase+len(events), lim)
+		if err != nil {
+			return out, decodeStatus(err)
+		}
+		batch.Append(b2)
+		out.rejected = append(out.rejected, rej2...)
+	}
+	if err := g.write(ctx, batch); err != nil {
+		return out, err
+	}
+	out.accepted = batch.N
+	g.metrics.observeIngest(d.Name, "grpc", out.accepted, len(out.rejected))
+	return out, nil
+}
+
+func decodeStatus(err error) error {
+	if errors.Is(err, decode.ErrTooManyEvents) {
+		return status.Error(codes.ResourceExhausted, "ingest: "+err.Error())
+	}
+	return status.Error(codes.InvalidArgument, "ingest: "+err.Error())
+}
+
+func rejectionsProto(rs []decode.Rejection) []*olapgatev1.Rejection {
+	out := make([]*olapgatev1.Rejection, len(rs))
+	for i, r := range rs {
+		out[i] = &olapgatev1.Rejection{Index: int64(r.Index), Reason: r.Reason}
+	}
+	return out
+}
+
+// allRejected is the error for a request whose every event was refused: the caller must see
+// a failure, not a 200 with nothing stored.
+func allRejected(rs []decode.Rejection) error {
+	const show = 3
+	var b strings.Builder
+	fmt.Fprintf(&b, "ingest: all %d events rejected", len(rs))
+	for i, r := range rs {
+		if i == show {
+			fmt.Fprintf(&b, "; and %d more", len(rs)-show)
+			break
+		}
+		fmt.Fprintf(&b, "; event %d: %s", r.Index, r.Reason)
+	}
+	return status.Error(codes.InvalidArgument, b.String())
+}
+
+// Ingest implements IngestService.
+func (g *Gateway) Ingest(ctx context.Context, req *olapgatev1.IngestRequest) (*olapgatev1.IngestResponse, error) {
+	d, err := g.dataset(req.GetDataset())
+	if err != nil {
+		return nil, err
+	}
+	out, err := g.ingestBatch(ctx, d, req.GetEvents(), req.GetJsonLines(), 0)
+	if err != nil {
+		return nil, err
+	}
+	if out.accepted == 0 && len(out.rejected) > 0 {
+		return nil, allRejected(out.rejected)
+	}
+	return &olapgatev1.IngestResponse{Accepted: int64(out.accepted), Rejected: rejectionsProto(out.rejected), Ack: AckCommitted}, nil
+}
+
+// IngestStream implements IngestService: each message is committed as it arrives, so a client
+// that loses the stream knows everything before the failing message is stored. Indexes count
+// across the whole stream.
+func (g *Gateway) IngestStream(stream olapgatev1.IngestService_IngestStreamServer) error {
+	ctx := stream.Context()
+	var (
+		total    ingestOutcome
+		index    int
+		prevName string
+		d        *dataset.Dataset
+	)
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if d == nil || (msg.GetDataset() != "" && msg.GetDataset() != prevName) {
+			if d, err = g.dataset(msg.GetDataset()); err != nil {
+				return err
+			}
+			prevName = msg.GetDataset()
+		}
+		out, err := g.ingestBatch(ctx, d, msg.GetEvents(), msg.GetJsonLines(), index)
+		if err != nil {
+			return err
+		}
+		// Every event is either accepted or rejected, so this numbers the next message's first event.
+		index += out.accepted + len(out.rejected)
+		total.accepted += out.accepted
+		total.rejected = append(total.rejected, out.rejected...)
+	}
+	if total.accepted == 0 && len(total.rejected) > 0 {
+		return allRejected(total.rejected)
+	}
+	return stream.SendAndClose(&olapgatev1.IngestStreamResponse{
+		Accepted: int64(total.accepted), Rejected: rejectionsProto(total.rejected), Ack: AckCommitted,
+	})
+}

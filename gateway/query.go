@@ -1,0 +1,198 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
+	"github.com/olapgate/olapgate/planner"
+	"github.com/olapgate/olapgate/query"
+	"github.com/olapgate/olapgate/store"
+)
+
+// answer is one executed query, shared by the gRPC and HTTP encoders.
+type answer struct {
+	q      *query.Query
+	result *store.Result
+	stats  *olapgatev1.QueryStats
+}
+
+// prepare validates and plans a query; tenant is ANDed in by query.FromProto before anything
+// else (cache keys and coalescing later) sees the query.
+func (g *Gateway) prepare(ctx context.Context, pb *olapgatev1.Query) (*query.Query, *planner.Plan, error) {
+	if pb == nil {
+		return nil, nil, status.Error(codes.InvalidArgument, "query: required")
+	}
+	d, err := g.dataset(pb.GetDataset())
+	if err != nil {
+		return nil, nil, err
+	}
+	q, err := query.FromProto(pb, d, query.Options{Now: g.now(), Tenant: tenantFrom(ctx), Limits: g.cfg.Query})
+	if err != nil {
+		return nil, nil, toStatus(err)
+	}
+	p, err := planner.Plan(q, g.store.Dialect())
+	if err != nil {
+		return nil, nil, toStatus(err)
+	}
+	return q, p, nil
+}
+
+// run executes a query with its deadline.
+func (g *Gateway) run(ctx context.Context, pb *olapgatev1.Query) (*answer, error) {
+	start := time.Now()
+	q, p, err := g.prepare(ctx, pb)
+	if err != nil {
+		g.metrics.observeQuery(pb.GetDataset(), err, time.Since(start))
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, g.timeout(pb.GetOptions().GetTimeoutMs()))
+	defer cancel()
+	execStart := time.Now()
+	res, err := g.store.Query(ctx, p.Stmt)
+	if err == nil {
+		err = p.Finish(res)
+	}
+	exec := time.Since(execStart)
+	g.metrics.observeQuery(q.Dataset.Name, err, time.Since(start))
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	approx := false
+	for _, c := range res.Columns {
+		approx = approx || c.Approximate
+	}
+	return &answer{q: q, result: res, stats: &olapgatev1.QueryStats{
+		Backend:     q.Dataset.Backend,
+		TimeRange:   resolvedRange(q),
+		ExecMs:      exec.Milliseconds(),
+		Approximate: approx,
+		RowCount:    int64(len(res.Rows)),
+		TimeZone:    q.Location.String(),
+	}}, nil
+}
+
+func resolvedRange(q *query.Query) *olapgatev1.ResolvedTimeRange {
+	return &olapgatev1.ResolvedTimeRange{
+		Start: q.Start.In(q.Location).Format(time.RFC3339Nano),
+		End:   q.End.In(q.Location).Format(time.RFC3339Nano),
+	}
+}
+
+func (g *Gateway) timeout(ms int64) time.Duration {
+	if ms <= 0 {
+		return g.cfg.DefaultTimeout
+	}
+	d := time.Duration(ms) * time.Millisecond
+	if d > g.cfg.MaxTimeout {
+		return g.cfg.MaxTimeout
+	}
+	return d
+}
+
+// Aggregate implements QueryService.
+func (g *Gateway) Aggregate(ctx context.Context, req *olapgatev1.AggregateRequest) (*olapgatev1.AggregateResponse, error) {
+	a, err := g.run(ctx, req.GetQuery())
+	if err != nil {
+		return nil, err
+	}
+	return &olapgatev1.AggregateResponse{
+		Columns:  columnsProto(a.result),
+		RowCount: int64(len(a.result.Rows)),
+		Stats:    a.stats,
+	}, nil
+}
+
+// Explain implements QueryService.
+func (g *Gateway) Explain(ctx context.Context, req *olapgatev1.ExplainRequest) (*olapgatev1.ExplainResponse, error) {
+	q, p, err := g.prepare(ctx, req.GetQuery())
+	if err != nil {
+		return nil, err
+	}
+	out := &olapgatev1.ExplainResponse{
+		Backend:   q.Dataset.Backend,
+		Sql:       planner.Render(p),
+		TimeRange: resolvedRange(q),
+		Cache:     "none",
+		Rollup:    "none",
+	}
+	for _, a := range p.Stmt.Args {
+		out.Params = append(out.Params, renderArg(a))
+	}
+	return out, nil
+}
+
+func renderArg(a any) string {
+	switch v := a.(type) {
+	case time.Time:
+		return v.UTC().Format(time.RFC3339Nano)
+	case nil:
+		return "NULL"
+	}
+	return fmtAny(a)
+}
+
+// columnsProto turns a row-major result into the typed column-major proto form.
+func columnsProto(r *store.Result) []*olapgatev1.Column {
+	cols := make([]*olapgatev1.Column, len(r.Columns))
+	for j, c := range r.Columns {
+		pc := &olapgatev1.Column{Name: c.Name, Type: olapgatev1.ColumnType(c.Type), Approximate: c.Approximate}
+		n := len(r.Rows)
+		switch c.Type {
+		case store.TypeString:
+			pc.StringValues = make([]string, n)
+		case store.TypeInt64:
+			pc.Int64Values = make([]int64, n)
+		case store.TypeDouble:
+			pc.DoubleValues = make([]float64, n)
+		case store.TypeBool:
+			pc.BoolValues = make([]bool, n)
+		case store.TypeTimestamp:
+			pc.TimestampValues = make([]int64, n)
+		}
+		for i, row := range r.Rows {
+			switch v := row[j].(type) {
+			case nil:
+				pc.NullRows = append(pc.NullRows, int32(i))
+			case string:
+				pc.StringValues[i] = v
+			case int64:
+				pc.Int64Values[i] = v
+			case float64:
+				pc.DoubleValues[i] = v
+			case bool:
+				pc.BoolValues[i] = v
+			case time.Time:
+				pc.TimestampValues[i] = v.UnixMicro()
+			}
+		}
+		cols[j] = pc
+	}
+	return cols
+}
+
+// toStatus maps errors from validation, planning and stores to gRPC statuses (DESIGN §5).
+func toStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	var qe *query.Error
+	switch {
+	case errors.As(err, &qe):
+		return status.Error(codes.InvalidArgument, qe.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, "query: deadline exceeded before the backend answered")
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "query: canceled by the client")
+	case errors.Is(err, store.ErrClosed):
+		return status.Error(codes.Unavailable, "store is shutting down")
+	}
+	return status.Error(codes.Internal, err.Error())
+}

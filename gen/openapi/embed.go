@@ -1,0 +1,9 @@
+// Package openapi embeds the OpenAPI document generated from the protos (buf generate).
+package openapi
+
+import _ "embed"
+
+// JSON is olapgate.swagger.json.
+//
+//go:embed olapgate.swagger.json
+var JSON []byte

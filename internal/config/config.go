@@ -1,0 +1,148 @@
+// Package config loads olapgate's YAML configuration and applies its defaults.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/olapgate/olapgate/internal/dataset"
+)
+
+// Config is the whole configuration file. Key names are the contract (DESIGN §4).
+type Config struct {
+	Server   Server             `yaml:"server"`
+	Embedded Embedded           `yaml:"embedded"`
+	Ingest   Ingest             `yaml:"ingest"`
+	Query    Query              `yaml:"query"`
+	Datasets []*dataset.Dataset `yaml:"datasets"`
+}
+
+// Server holds listener and lifecycle settings.
+type Server struct {
+	HTTPAddr string `yaml:"httpAddr"`
+	GRPCAddr string `yaml:"grpcAddr"`
+	DataDir  string `yaml:"dataDir"`
+	// ShutdownTimeout bounds how long SIGTERM waits for in-flight requests and the last commit.
+	ShutdownTimeout time.Duration `yaml:"shutdownTimeout"`
+}
+
+// Embedded tunes the DuckDB store.
+type Embedded struct {
+	MemoryLimit string        `yaml:"memoryLimit"`
+	Threads     int           `yaml:"threads"`
+	DedupWindow time.Duration `yaml:"dedupWindow"`
+}
+
+// Ingest bounds push requests.
+type Ingest struct {
+	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
+	MaxEvents    int   `yaml:"maxEvents"`
+}
+
+// Query bounds queries.
+type Query struct {
+	DefaultLimit   int           `yaml:"defaultLimit"`
+	MaxLimit       int           `yaml:"maxLimit"`
+	DefaultTimeout time.Duration `yaml:"defaultTimeout"`
+	MaxTimeout     time.Duration `yaml:"maxTimeout"`
+}
+
+// Default returns the configuration used when no file is given: loopback listeners, ./data,
+// and the built-in pageviews sample dataset.
+func Default() *Config {
+	c := &Config{}
+	c.applyDefaults()
+	c.Datasets = []*dataset.Dataset{dataset.Sample()}
+	return c
+}
+
+func (c *Config) applyDefaults() {
+	setDefault(&c.Server.HTTPAddr, "127.0.0.1:8080")
+	setDefault(&c.Server.GRPCAddr, "127.0.0.1:9090")
+	setDefault(&c.Server.DataDir, "./data")
+	setDefault(&c.Server.ShutdownTimeout, 30*time.Second)
+	setDefault(&c.Embedded.DedupWindow, 24*time.Hour)
+	setDefault(&c.Ingest.MaxBodyBytes, 16<<20)
+	setDefault(&c.Ingest.MaxEvents, 10000)
+	setDefault(&c.Query.DefaultLimit, 1000)
+	setDefault(&c.Query.MaxLimit, 100000)
+	setDefault(&c.Query.DefaultTimeout, 30*time.Second)
+	setDefault(&c.Query.MaxTimeout, 5*time.Minute)
+}
+
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}
+
+// Load reads a config file. Unknown keys are errors: a misspelt key silently ignored is a
+// production incident waiting to happen.
+func Load(path string) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(raw)
+}
+
+// Parse decodes, defaults and validates a config document.
+func Parse(raw []byte) (*Config, error) {
+	c := &Config{}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	// An empty file decodes as io.EOF and means "all defaults".
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("parse config: %w", err)
+	}
+	c.applyDefaults()
+	if len(c.Datasets) == 0 {
+		c.Datasets = []*dataset.Dataset{dataset.Sample()}
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Validate checks every section; dataset errors name the dataset and field.
+func (c *Config) Validate() error {
+	if c.Ingest.MaxEvents < 1 {
+		return fmt.Errorf("ingest.maxEvents: %d: must be at least 1", c.Ingest.MaxEvents)
+	}
+	if c.Ingest.MaxBodyBytes < 1024 {
+		return fmt.Errorf("ingest.maxBodyBytes: %d: must be at least 1024", c.Ingest.MaxBodyBytes)
+	}
+	if c.Query.DefaultLimit < 1 || c.Query.MaxLimit < c.Query.DefaultLimit {
+		return fmt.Errorf("query.defaultLimit %d / maxLimit %d: need 1 <= defaultLimit <= maxLimit", c.Query.DefaultLimit, c.Query.MaxLimit)
+	}
+	if c.Embedded.Threads < 0 {
+		return fmt.Errorf("embedded.threads: %d: must be >= 0", c.Embedded.Threads)
+	}
+	seen := map[string]bool{}
+	for i, d := range c.Datasets {
+		if d == nil {
+			return fmt.Errorf("datasets[%d]: empty entry", i)
+		}
+		if err := d.Validate(); err != nil {
+			return fmt.Errorf("datasets[%d]: %w", i, err)
+		}
+		key := strings.ToLower(d.Name)
+		if seen[key] {
+			return fmt.Errorf("datasets[%d]: dataset %s declared twice", i, d.Name)
+		}
+		seen[key] = true
+		if d.Backend != dataset.BackendEmbedded {
+			return fmt.Errorf("datasets[%d]: dataset %s: backend %q is not available in this build (only embedded is); see issue #3", i, d.Name, d.Backend)
+		}
+	}
+	return nil
+}

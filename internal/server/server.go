@@ -1,0 +1,209 @@
+// Package server runs olapgate's serve role: stores, gateway, gRPC and HTTP listeners, and an
+// orderly shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/olapgate/olapgate/gateway"
+	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
+	"github.com/olapgate/olapgate/internal/config"
+	"github.com/olapgate/olapgate/query"
+	"github.com/olapgate/olapgate/store"
+	"github.com/olapgate/olapgate/store/embedded"
+)
+
+// Server is one olapgate process's serving side.
+type Server struct {
+	cfg *config.Config
+	log *slog.Logger
+
+	httpLn, grpcLn net.Listener
+	httpSrv        *http.Server
+	grpcSrv        *grpc.Server
+	health         *health.Server
+	store          *embedded.Store
+	gw             *gateway.Gateway
+	handler        atomic.Pointer[http.Handler]
+
+	serveErr     chan error
+	shutdownOnce sync.Once
+	shutdownErr  error
+}
+
+// New prepares a server; Start opens it.
+func New(cfg *config.Config, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Server{cfg: cfg, log: log, serveErr: make(chan error, 2)}
+}
+
+// HTTPAddr and GRPCAddr are the bound addresses (useful with port 0); valid after Start.
+func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
+
+// Store is the open store (benchmarks compare the gateway with it); valid after Start.
+func (s *Server) Store() store.Store { return s.store }
+
+// GRPCAddr is the bound gRPC address; valid after Start.
+func (s *Server) GRPCAddr() string { return s.grpcLn.Addr().String() }
+
+// Start binds the listeners, answers /healthz at once and /readyz with 503 until the store is
+// open, then opens the store and starts serving.
+func (s *Server) Start(ctx context.Context) error {
+	var err error
+	if s.httpLn, err = net.Listen("tcp", s.cfg.Server.HTTPAddr); err != nil {
+		return fmt.Errorf("listen http on %s: %w", s.cfg.Server.HTTPAddr, err)
+	}
+	if s.grpcLn, err = net.Listen("tcp", s.cfg.Server.GRPCAddr); err != nil {
+		_ = s.httpLn.Close()
+		return fmt.Errorf("listen grpc on %s: %w", s.cfg.Server.GRPCAddr, err)
+	}
+	starting := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			_, _ = w.Write([]byte("ok\n"))
+			return
+		}
+		http.Error(w, "starting: the store is opening", http.StatusServiceUnavailable)
+	}))
+	s.handler.Store(&starting)
+	s.httpSrv = &http.Server{
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*s.handler.Load()).ServeHTTP(w, r) }),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	go func() {
+		if err := s.httpSrv.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.serveErr <- fmt.Errorf("serve http: %w", err)
+		}
+	}()
+
+	openStart := time.Now()
+	s.store, err = embedded.Open(ctx, embedded.Config{
+		Dir:         s.cfg.Server.DataDir,
+		MemoryLimit: s.cfg.Embedded.MemoryLimit,
+		Threads:     s.cfg.Embedded.Threads,
+		DedupWindow: s.cfg.Embedded.DedupWindow,
+	})
+	if err != nil {
+		s.closeListeners()
+		return fmt.Errorf("open embedded store: %w", err)
+	}
+	for _, d := range s.cfg.Datasets {
+		if err := s.store.EnsureDataset(ctx, d); err != nil {
+			s.closeListeners()
+			_ = s.store.Close()
+			return fmt.Errorf("prepare dataset %s: %w", d.Name, err)
+		}
+	}
+	s.log.Info("store open", "dataDir", s.cfg.Server.DataDir, "datasets", len(s.cfg.Datasets), "took", time.Since(openStart).Round(time.Millisecond))
+
+	s.gw = gateway.New(gateway.Config{
+		MaxBodyBytes:   s.cfg.Ingest.MaxBodyBytes,
+		MaxEvents:      s.cfg.Ingest.MaxEvents,
+		Query:          query.Limits{DefaultLimit: s.cfg.Query.DefaultLimit, MaxLimit: s.cfg.Query.MaxLimit},
+		DefaultTimeout: s.cfg.Query.DefaultTimeout,
+		MaxTimeout:     s.cfg.Query.MaxTimeout,
+	}, s.store, s.cfg.Datasets, nil)
+	h, err := s.gw.Handler(context.WithoutCancel(ctx))
+	if err != nil {
+		s.closeListeners()
+		_ = s.store.Close()
+		return err
+	}
+
+	// gRPC messages carry ingest batches: allow the configured body size plus framing.
+	s.grpcSrv = grpc.NewServer(grpc.MaxRecvMsgSize(int(s.cfg.Ingest.MaxBodyBytes) + 64<<10))
+	olapgatev1.RegisterQueryServiceServer(s.grpcSrv, s.gw)
+	olapgatev1.RegisterIngestServiceServer(s.grpcSrv, s.gw)
+	s.health = health.NewServer()
+	healthpb.RegisterHealthServer(s.grpcSrv, s.health)
+	reflection.Register(s.grpcSrv)
+	go func() {
+		if err := s.grpcSrv.Serve(s.grpcLn); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			s.serveErr <- fmt.Errorf("serve grpc: %w", err)
+		}
+	}()
+
+	s.handler.Store(&h)
+	s.gw.SetReady(true)
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	for _, svc := range []string{olapgatev1.QueryService_ServiceDesc.ServiceName, olapgatev1.IngestService_ServiceDesc.ServiceName} {
+		s.health.SetServingStatus(svc, healthpb.HealthCheckResponse_SERVING)
+	}
+	s.log.Info("serving", "http", s.HTTPAddr(), "grpc", s.GRPCAddr())
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	_ = s.httpSrv.Close()
+	_ = s.grpcLn.Close()
+}
+
+// Wait blocks until ctx ends or a listener fails.
+func (s *Server) Wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-s.serveErr:
+		return err
+	}
+}
+
+// Shutdown stops taking requests, drains in-flight ones, commits queued writes and closes the
+// store, within ctx. Safe to call twice.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdownOnce.Do(func() {
+		s.log.Info("shutting down: draining requests")
+		if s.gw != nil {
+			s.gw.SetReady(false)
+			s.health.Shutdown()
+		}
+		var errs []error
+		if err := s.httpSrv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("drain http: %w", err))
+		}
+		if s.grpcSrv != nil {
+			done := make(chan struct{})
+			go func() { s.grpcSrv.GracefulStop(); close(done) }()
+			select {
+			case <-done:
+			case <-ctx.Done():
+				s.grpcSrv.Stop()
+				errs = append(errs, fmt.Errorf("drain grpc: %w", ctx.Err()))
+			}
+		}
+		if s.store != nil {
+			if err := s.store.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("close store: %w", err))
+			}
+		}
+		s.shutdownErr = errors.Join(errs...)
+		s.log.Info("stopped")
+	})
+	return s.shutdownErr
+}
+
+// Run starts the server, serves until ctx ends, then shuts down within the configured timeout.
+func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	s := New(cfg, log)
+	if err := s.Start(ctx); err != nil {
+		return err
+	}
+	waitErr := s.Wait(ctx)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Server.ShutdownTimeout)
+	defer cancel()
+	return errors.Join(waitErr, s.Shutdown(sctx))
+}
