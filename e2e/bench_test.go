@@ -242,7 +242,7 @@ func queryRunner(b *testing.B, srv *server.Server, qjson, path string) func() {
 		if err != nil {
 			b.Fatal(err)
 		}
-		p, err := planner.Plan(q, "duckdb")
+		p, err := planner.New(q, "duckdb")
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -161,3 +161,71 @@ func tryPost(url string, body []byte) (int, []byte, error) {
 	out, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, out, err
 }
+
+// TestGracefulShutdown sends SIGTERM while ingest requests are in flight: the process must exit
+// cleanly, and after restart every acknowledged event is present.
+func TestGracefulShutdown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts server processes")
+	}
+	dir := t.TempDir()
+	c := startChild(t, dir)
+	g := sample.New(9, time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), 24*time.Hour, 1000)
+	const workers, perWorker, batch = 4, 10, 500
+	bodies := make([][]byte, workers*perWorker)
+	for i := range bodies {
+		for range batch {
+			bodies[i] = append(g.Next().AppendJSON(bodies[i]), '\n')
+		}
+	}
+	acked := make(chan int, len(bodies))
+	done := make(chan struct{})
+	for w := range workers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := w; i < len(bodies); i += workers {
+				code, _, err := tryPost(c.httpBase+"/v1/datasets/pageviews/events", bodies[i])
+				if err != nil || code != 200 {
+					return
+				}
+				acked <- batch
+			}
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-c.waitResult:
+		if err != nil {
+			t.Fatalf("server did not exit cleanly on SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not exit within 30s of SIGTERM")
+	}
+	for range workers {
+		<-done
+	}
+	close(acked)
+	total := 0
+	for n := range acked {
+		total += n
+	}
+
+	c2 := startChild(t, dir)
+	raw, _ := json.Marshal(map[string]any{
+		"dataset":   "pageviews",
+		"timeRange": map[string]any{"start": "2026-11-19T00:00:00Z", "end": "2026-11-22T00:00:00Z"},
+		"metrics":   []any{map[string]any{"agg": "COUNT"}},
+	})
+	code, out := postJSON(t, c2.httpBase+"/v1/query", "application/json", raw)
+	var ans struct{ Rows [][]int64 }
+	if err := json.Unmarshal(out, &ans); err != nil || code != 200 {
+		t.Fatalf("query: %d %s", code, out)
+	}
+	if got := ans.Rows[0][0]; got < int64(total) || got > int64(len(bodies)*batch) {
+		t.Fatalf("after SIGTERM and restart %d events stored; %d acknowledged", got, total)
+	}
+	t.Logf("acknowledged %d events before SIGTERM; %d stored after restart", total, ans.Rows[0][0])
+}

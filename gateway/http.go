@@ -200,10 +200,51 @@ func encodeResult(a *answer) []byte {
 		buf = append(buf, ']')
 	}
 	buf = append(buf, `],"stats":`...)
-	stats, _ := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(a.stats)
-	buf = append(buf, stats...)
+	buf = appendStats(buf, a.stats)
 	buf = append(buf, '}')
 	return buf
+}
+
+// appendStats writes QueryStats with int64s as JSON numbers (protojson would quote them).
+func appendStats(buf []byte, s *olapgatev1.QueryStats) []byte {
+	buf = append(buf, `{"backend":`...)
+	buf = appendJSONString(buf, s.GetBackend())
+	if tr := s.GetTimeRange(); tr != nil {
+		buf = append(buf, `,"timeRange":{"start":`...)
+		buf = appendJSONString(buf, tr.GetStart())
+		buf = append(buf, `,"end":`...)
+		buf = appendJSONString(buf, tr.GetEnd())
+		buf = append(buf, '}')
+	}
+	buf = append(buf, `,"timeZone":`...)
+	buf = appendJSONString(buf, s.GetTimeZone())
+	for _, f := range []struct {
+		name string
+		v    bool
+	}{{"cacheHit", s.GetCacheHit()}, {"stale", s.GetStale()}, {"coalesced", s.GetCoalesced()}, {"partial", s.GetPartial()}, {"approximate", s.GetApproximate()}} {
+		buf = append(buf, `,"`...)
+		buf = append(buf, f.name...)
+		buf = append(buf, `":`...)
+		buf = strconv.AppendBool(buf, f.v)
+	}
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{{"ageMs", s.GetAgeMs()}, {"queuedMs", s.GetQueuedMs()}, {"execMs", s.GetExecMs()}, {"rowCount", s.GetRowCount()}} {
+		buf = append(buf, `,"`...)
+		buf = append(buf, f.name...)
+		buf = append(buf, `":`...)
+		buf = strconv.AppendInt(buf, f.v, 10)
+	}
+	for _, f := range []struct{ name, v string }{{"dataCompleteUpTo", s.GetDataCompleteUpTo()}, {"rollup", s.GetRollup()}, {"sql", s.GetSql()}} {
+		if f.v != "" {
+			buf = append(buf, `,"`...)
+			buf = append(buf, f.name...)
+			buf = append(buf, `":`...)
+			buf = appendJSONString(buf, f.v)
+		}
+	}
+	return append(buf, '}')
 }
 
 func appendValue(buf []byte, v any) []byte {

@@ -54,11 +54,17 @@ func (g *Gateway) ingestBatch(ctx context.Context, d *dataset.Dataset, events []
 	}
 	out.rejected = rej
 	if len(lines) > 0 {
-		lim.MaxEvents -= len(events)
-		if lim.MaxEvents <= 0 {
-			return out, status.Errorf(codes.ResourceExhausted, "ingest: more than %d events in one message (limit maxEvents)", g.cfg.MaxEvents)
+		// Structs and json_lines share one message's event budget; errors name the configured
+		// limit, not the remainder.
+		tooMany := status.Errorf(codes.ResourceExhausted, "ingest: message holds more than %d events (limit maxEvents)", g.cfg.MaxEvents)
+		remaining := g.cfg.MaxEvents - len(events)
+		if remaining <= 0 {
+			return out, tooMany
 		}
-		b2, rej2, err := decode.JSON(d, lines, decode.FormatNDJSON, indexBase+len(events), lim)
+		b2, rej2, err := decode.JSON(d, lines, decode.FormatNDJSON, indexBase+len(events), decode.Limits{MaxEvents: remaining})
+		if errors.Is(err, decode.ErrTooManyEvents) {
+			return out, tooMany
+		}
 		if err != nil {
 			return out, decodeStatus(err)
 		}

@@ -35,7 +35,7 @@ func (g *Gateway) prepare(ctx context.Context, pb *olapgatev1.Query) (*query.Que
 	if err != nil {
 		return nil, nil, toStatus(err)
 	}
-	p, err := planner.Plan(q, g.store.Dialect())
+	p, err := planner.New(q, g.store.Dialect())
 	if err != nil {
 		return nil, nil, toStatus(err)
 	}

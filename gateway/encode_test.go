@@ -1,0 +1,115 @@
+package gateway
+
+import (
+	"encoding/json"
+	"math"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
+	"github.com/olapgate/olapgate/store"
+)
+
+func TestEncodeResult(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &answer{
+		result: &store.Result{
+			Columns: []store.ResultColumn{
+				{Name: "__time", Type: store.TypeTimestamp}, {Name: "campaign", Type: store.TypeString},
+				{Name: "n", Type: store.TypeInt64}, {Name: "revenue", Type: store.TypeDouble},
+				{Name: "ok", Type: store.TypeBool}, {Name: "u", Type: store.TypeInt64, Approximate: true},
+			},
+			Rows: [][]any{
+				{time.Date(2026, 11, 1, 1, 30, 0, 0, ny), "Black\"Friday\n", int64(9007199254740993), 9120.5, true, int64(3)},
+				{time.Date(2026, 11, 1, 1, 30, 0, 0, ny).Add(time.Hour), nil, nil, math.NaN(), nil, nil},
+			},
+		},
+		stats: &olapgatev1.QueryStats{Backend: "embedded", ExecMs: 4},
+	}
+	raw := encodeResult(a)
+	var got struct {
+		Columns []map[string]any `json:"columns"`
+		Rows    [][]json.RawMessage
+		Stats   map[string]any `json:"stats"`
+	}
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatalf("not JSON: %v: %s", err, raw)
+	}
+	want := [][]string{
+		{`"2026-11-01T01:30:00-04:00"`, `"Black\"Friday\n"`, `9007199254740993`, `9120.5`, `true`, `3`},
+		// Same wall clock an hour later: after the fall-back, so the offset is -05:00.
+		{`"2026-11-01T01:30:00-05:00"`, `null`, `null`, `null`, `null`, `null`},
+	}
+	for i, row := range want {
+		for j, cell := range row {
+			if string(got.Rows[i][j]) != cell {
+				t.Errorf("row %d col %d = %s, want %s", i, j, got.Rows[i][j], cell)
+			}
+		}
+	}
+	if got.Columns[0]["type"] != "TIMESTAMP" || got.Columns[2]["type"] != "INT64" || got.Columns[5]["approximate"] != true {
+		t.Errorf("columns: %v", got.Columns)
+	}
+	if got.Stats["backend"] != "embedded" || got.Stats["execMs"] == nil || got.Stats["cacheHit"] != false {
+		t.Errorf("stats: %v", got.Stats)
+	}
+}
+
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "plain", "quote\" back\\slash", "\x00\x1f\u2028\u2029", "\xff\xfe", "日本語", "</script>"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := appendJSONString(nil, s)
+		var back string
+		if err := json.Unmarshal(out, &back); err != nil {
+			t.Fatalf("invalid JSON %q for %q: %v", out, s, err)
+		}
+		if utf8.ValidString(s) && back != s {
+			t.Fatalf("round trip %q -> %q", s, back)
+		}
+	})
+}
+
+func TestWriteErrorMapping(t *testing.T) {
+	cases := []struct {
+		code  codes.Code
+		http  int
+		retry bool
+	}{
+		{codes.InvalidArgument, 400, false},
+		{codes.NotFound, 404, false},
+		{codes.ResourceExhausted, 429, true},
+		{codes.Unavailable, 503, false},
+		{codes.DeadlineExceeded, 504, false},
+		{codes.Internal, 500, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.code.String(), func(t *testing.T) {
+			w := httptest.NewRecorder()
+			writeError(w, status.Error(tc.code, `field "x": bad`))
+			if w.Code != tc.http {
+				t.Fatalf("HTTP %d, want %d", w.Code, tc.http)
+			}
+			if (w.Header().Get("Retry-After") != "") != tc.retry {
+				t.Fatalf("Retry-After %q", w.Header().Get("Retry-After"))
+			}
+			var body struct {
+				Code    int
+				Message string
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body.Code != int(tc.code) || !strings.Contains(body.Message, `field "x"`) {
+				t.Fatalf("body %s (%v)", w.Body.String(), err)
+			}
+		})
+	}
+}

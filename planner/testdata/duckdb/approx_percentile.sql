@@ -1,0 +1,17 @@
+-- query: {"timeRange": {"start": "2026-11-22T00:00:00Z", "end": "2026-11-23T00:00:00Z"}, "metrics": [{"agg": "APPROX_PERCENTILE", "field": "qty", "p": 0.5}]}
+SELECT approx_quantile(CAST("qty" AS DOUBLE), 0.5) AS "__m0"
+FROM "clicks"
+WHERE "time" >= ? AND "time" < ?
+LIMIT 1000;
+
+-- args:
+--   $1 time.Time 2026-11-22T00:00:00Z
+--   $2 time.Time 2026-11-23T00:00:00Z
+-- output:
+--   "approx_p50_qty" DOUBLE approximate
+
+-- rendered:
+SELECT approx_quantile(CAST("qty" AS DOUBLE), 0.5) AS "__m0"
+FROM "clicks"
+WHERE "time" >= TIMESTAMP '2026-11-22 00:00:00' AND "time" < TIMESTAMP '2026-11-23 00:00:00'
+LIMIT 1000;

@@ -1,0 +1,30 @@
+-- query: {"timeRange": {"start": "2026-11-22T00:00:00Z", "end": "2026-11-23T00:00:00Z"}, "groupBy": ["campaign", "mobile"], "metrics": [{"agg": "COUNT"}, {"agg": "SUM", "field": "qty"}]}
+SELECT "campaign",
+       "mobile",
+       count(*) AS "__m0",
+       CAST(sum("qty") AS BIGINT) AS "__m1"
+FROM "clicks"
+WHERE "time" >= ? AND "time" < ?
+GROUP BY 1, 2
+ORDER BY 1 ASC NULLS LAST, 2 ASC NULLS LAST
+LIMIT 1000;
+
+-- args:
+--   $1 time.Time 2026-11-22T00:00:00Z
+--   $2 time.Time 2026-11-23T00:00:00Z
+-- output:
+--   "campaign" STRING
+--   "mobile" BOOL
+--   "count" INT64
+--   "sum_qty" INT64
+
+-- rendered:
+SELECT "campaign",
+       "mobile",
+       count(*) AS "__m0",
+       CAST(sum("qty") AS BIGINT) AS "__m1"
+FROM "clicks"
+WHERE "time" >= TIMESTAMP '2026-11-22 00:00:00' AND "time" < TIMESTAMP '2026-11-23 00:00:00'
+GROUP BY 1, 2
+ORDER BY 1 ASC NULLS LAST, 2 ASC NULLS LAST
+LIMIT 1000;

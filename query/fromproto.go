@@ -1,0 +1,523 @@
+package query
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
+	"github.com/olapgate/olapgate/internal/dataset"
+	"github.com/olapgate/olapgate/store"
+)
+
+// Request size bounds: they keep planning, statements and keys small whatever a client sends.
+const (
+	MaxMetrics     = 100
+	MaxFilterNodes = 1000
+	MaxFilterDepth = 32
+	maxNameBytes   = 256
+)
+
+var aggByName = map[string]Agg{}
+
+var opByName = map[string]Op{}
+
+func init() {
+	for a, n := range aggNames {
+		aggByName[n] = a
+	}
+	for o, n := range opNames {
+		opByName[n] = o
+	}
+}
+
+// FromProto validates a request against dataset d and resolves it: relative times against
+// o.Now, defaults, the tenant predicate. Every error it returns is a *Error naming the field.
+func FromProto(pb *olapgatev1.Query, d *dataset.Dataset, o Options) (*Query, error) {
+	if pb == nil {
+		return nil, errf("query", "required")
+	}
+	if d == nil || d.Columns() == nil {
+		return nil, errf("dataset", "no dataset to validate against")
+	}
+	if pb.GetDataset() != "" && !strings.EqualFold(pb.GetDataset(), d.Name) {
+		return nil, errf("dataset", "%q does not match dataset %s", pb.GetDataset(), d.Name)
+	}
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	lim := o.Limits.withDefaults()
+	v := &validator{d: d}
+	q := &Query{Dataset: d}
+
+	var err error
+	if q.Start, q.End, err = resolveRange(pb.GetTimeRange(), o.Now, lim); err != nil {
+		return nil, err
+	}
+	if q.Granularity, err = parseGranularity(pb.GetGranularity()); err != nil {
+		return nil, errf("granularity", "%s", err.Error())
+	}
+	if q.Location, err = loadZone(pb.GetTimeZone()); err != nil {
+		return nil, err
+	}
+	if !q.Granularity.IsZero() && q.Location != time.UTC {
+		// Planners render one branch per offset change; bound that here so Plan cannot fail.
+		if _, err := ZoneSpans(q.Location, q.Start, q.End, MaxZoneChanges); err != nil {
+			return nil, errf("timeRange", "%s; narrow the range", err.Error())
+		}
+	}
+
+	outputs := map[string]bool{}
+	if !q.Granularity.IsZero() {
+		outputs[TimeColumn] = true
+	}
+	for i, name := range pb.GetGroupBy() {
+		path := fmt.Sprintf("groupBy[%d]", i)
+		c, err := v.column(path, name)
+		if err != nil {
+			return nil, err
+		}
+		if outputs[c.Name] {
+			return nil, errf(path, "%s is grouped by twice", c.Name)
+		}
+		outputs[c.Name] = true
+		q.GroupBy = append(q.GroupBy, c)
+	}
+
+	if len(pb.GetMetrics()) == 0 {
+		return nil, errf("metrics", "at least one metric is required (e.g. {\"agg\": \"COUNT\"})")
+	}
+	if len(pb.GetMetrics()) > MaxMetrics {
+		return nil, errf("metrics", "%d metrics: at most %d", len(pb.GetMetrics()), MaxMetrics)
+	}
+	metricType := map[string]dataset.Type{}
+	for i, pm := range pb.GetMetrics() {
+		path := fmt.Sprintf("metrics[%d]", i)
+		m, err := v.metric(path, pm)
+		if err != nil {
+			return nil, err
+		}
+		if outputs[m.Name] {
+			return nil, errf(path+nameField(pm), "output name %q is used twice", m.Name)
+		}
+		outputs[m.Name] = true
+		metricType[m.Name] = fieldType(m.Type)
+		q.Metrics = append(q.Metrics, m)
+	}
+
+	if pb.GetFilter() != nil {
+		if q.Filter, err = v.filter("filter", pb.GetFilter(), 0, v.rowField); err != nil {
+			return nil, err
+		}
+	}
+	if err := v.tenant(q, o.Tenant); err != nil {
+		return nil, err
+	}
+	if pb.GetHaving() != nil {
+		metricField := func(path, name string) (string, dataset.Type, error) {
+			t, ok := metricType[name]
+			if !ok {
+				return "", "", errf(path, "unknown metric %q (having refers to metric output names: %s)", name, strings.Join(metricNames(q), ", "))
+			}
+			return name, t, nil
+		}
+		v.nodes = 0
+		if q.Having, err = v.filter("having", pb.GetHaving(), 0, metricField); err != nil {
+			return nil, err
+		}
+	}
+
+	if q.OrderBy, err = orderBy(pb.GetOrderBy(), q, outputs); err != nil {
+		return nil, err
+	}
+
+	switch l := int(pb.GetLimit()); {
+	case l < 0:
+		return nil, errf("limit", "%d is negative", l)
+	case l == 0:
+		q.Limit = lim.DefaultLimit
+	case l > lim.MaxLimit:
+		return nil, errf("limit", "%d is over the maximum %d", l, lim.MaxLimit)
+	default:
+		q.Limit = l
+	}
+
+	if q.Hints, err = hints(pb.GetOptions()); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+func resolveRange(tr *olapgatev1.TimeRange, now time.Time, lim Limits) (start, end time.Time, err error) {
+	end, err = checkTime(now)
+	if err != nil {
+		return start, end, errf("timeRange.end", "now: %s", err.Error())
+	}
+	if s := tr.GetEnd(); s != "" {
+		if end, err = parseBound(s, now); err != nil {
+			return start, end, errf("timeRange.end", "%s", err.Error())
+		}
+	}
+	if s := tr.GetStart(); s != "" {
+		if start, err = parseBound(s, now); err != nil {
+			return start, end, errf("timeRange.start", "%s", err.Error())
+		}
+	} else if start, err = checkTime(end.Add(-DefaultRange)); err != nil {
+		return start, end, errf("timeRange.start", "end - 1h: %s", err.Error())
+	}
+	if !start.Before(end) {
+		return start, end, errf("timeRange", "start %s is not before end %s", start.Format(time.RFC3339Nano), end.Format(time.RFC3339Nano))
+	}
+	if lim.MaxRange > 0 && end.Sub(start) > lim.MaxRange {
+		return start, end, errf("timeRange", "%s is longer than the maximum %s", end.Sub(start), lim.MaxRange)
+	}
+	return start, end, nil
+}
+
+func loadZone(name string) (*time.Location, error) {
+	switch name {
+	case "", "UTC":
+		return time.UTC, nil
+	case "Local":
+		// The server's zone is not something a client can know or rely on.
+		return nil, errf("timeZone", "%q: name an IANA zone such as America/New_York", name)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, errf("timeZone", "unknown IANA zone %q", name)
+	}
+	return loc, nil
+}
+
+type validator struct {
+	d     *dataset.Dataset
+	nodes int
+}
+
+func (v *validator) column(path, name string) (dataset.Column, error) {
+	if name == "" {
+		return dataset.Column{}, errf(path, "field name required")
+	}
+	c, ok := v.d.Column(name)
+	if !ok {
+		return dataset.Column{}, errf(path, "unknown field %q in dataset %s", name, v.d.Name)
+	}
+	return c, nil
+}
+
+func (v *validator) metric(path string, pm *olapgatev1.Metric) (Metric, error) {
+	agg, ok := aggByName[strings.ToUpper(strings.TrimSpace(pm.GetAgg()))]
+	if !ok {
+		names := make([]string, 0, len(aggNames))
+		for a := Count; a <= ApproxPercentile; a++ {
+			names = append(names, a.String())
+		}
+		return Metric{}, errf(path+".agg", "unknown aggregation %q (want %s)", pm.GetAgg(), strings.Join(names, ", "))
+	}
+	m := Metric{Agg: agg}
+	if pm.GetField() == "" {
+		if agg != Count {
+			return Metric{}, errf(path+".field", "required for %s", agg)
+		}
+	} else {
+		c, err := v.column(path+".field", pm.GetField())
+		if err != nil {
+			return Metric{}, err
+		}
+		m.Field = c
+	}
+	numeric := m.Field.Type == dataset.Int || m.Field.Type == dataset.Float
+	switch agg {
+	case Count, CountDistinct, ApproxCountDistinct:
+		m.Type = store.TypeInt64
+	case Sum:
+		if !numeric {
+			return Metric{}, errf(path+".field", "%s needs a numeric field; %s is %s", agg, m.Field.Name, m.Field.Type)
+		}
+		// SUM of integers stays an integer (backends widen it; planners cast back).
+		m.Type = ColumnType(m.Field.Type)
+	case Avg, Percentile, ApproxPercentile:
+		if !numeric {
+			return Metric{}, errf(path+".field", "%s needs a numeric field; %s is %s", agg, m.Field.Name, m.Field.Type)
+		}
+		m.Type = store.TypeDouble
+	case Min, Max:
+		if !numeric && m.Field.Type != dataset.Timestamp {
+			return Metric{}, errf(path+".field", "%s needs a numeric or timestamp field; %s is %s", agg, m.Field.Name, m.Field.Type)
+		}
+		m.Type = ColumnType(m.Field.Type)
+	}
+	if agg == Percentile || agg == ApproxPercentile {
+		p := pm.GetP()
+		if !(p > 0 && p < 1) {
+			return Metric{}, errf(path+".p", "%v: %s needs p in (0, 1), e.g. 0.99", p, agg)
+		}
+		m.P = p
+	} else if pm.GetP() != 0 {
+		return Metric{}, errf(path+".p", "only PERCENTILE and APPROX_PERCENTILE take p")
+	}
+	if as := pm.GetAs(); as != "" {
+		switch {
+		case !utf8.ValidString(as):
+			return Metric{}, errf(path+".as", "%q is not valid UTF-8", as)
+		case len(as) > maxNameBytes:
+			return Metric{}, errf(path+".as", "longer than %d bytes", maxNameBytes)
+		case strings.HasPrefix(as, "__"):
+			return Metric{}, errf(path+".as", "%q: names starting with __ are reserved", as)
+		}
+		m.Name = as
+	} else {
+		m.Name = defaultName(m)
+	}
+	return m, nil
+}
+
+// defaultName names a metric without `as`: count, sum_price, p99_price, p99_9_price, ...
+func defaultName(m Metric) string {
+	f := m.Field.Name
+	switch m.Agg {
+	case Count:
+		if f == "" {
+			return "count"
+		}
+		return "count_" + f
+	case Percentile:
+		return percentName(m.P) + "_" + f
+	case ApproxPercentile:
+		return "approx_" + percentName(m.P) + "_" + f
+	}
+	return strings.ToLower(m.Agg.String()) + "_" + f
+}
+
+// percentName spells p as a percentage without trailing zeros: 0.5 → p50, 0.999 → p99_9.
+// It shifts the decimal point in p's shortest decimal spelling, so 0.07 is p7, not
+// p7.000000000000001.
+func percentName(p float64) string {
+	s := strconv.FormatFloat(p, 'f', -1, 64) // "0.999"; p is in (0, 1)
+	frac := strings.TrimPrefix(s, "0.")
+	for len(frac) < 2 {
+		frac += "0"
+	}
+	intPart, rest := strings.TrimLeft(frac[:2], "0"), frac[2:]
+	if intPart == "" {
+		intPart = "0"
+	}
+	if rest == "" {
+		return "p" + intPart
+	}
+	return "p" + intPart + "_" + rest
+}
+
+func nameField(pm *olapgatev1.Metric) string {
+	if pm.GetAs() != "" {
+		return ".as"
+	}
+	return ""
+}
+
+func fieldType(t store.ColumnType) dataset.Type {
+	switch t {
+	case store.TypeInt64:
+		return dataset.Int
+	case store.TypeDouble:
+		return dataset.Float
+	case store.TypeTimestamp:
+		return dataset.Timestamp
+	case store.TypeBool:
+		return dataset.Bool
+	}
+	return dataset.String
+}
+
+func metricNames(q *Query) []string {
+	out := make([]string, len(q.Metrics))
+	for i, m := range q.Metrics {
+		out[i] = m.Name
+	}
+	return out
+}
+
+// fieldFunc resolves what a comparison compares: a column in row filters, a metric in having.
+type fieldFunc func(path, name string) (string, dataset.Type, error)
+
+func (v *validator) rowField(path, name string) (string, dataset.Type, error) {
+	c, err := v.column(path, name)
+	return c.Name, c.Type, err
+}
+
+func (v *validator) filter(path string, pf *olapgatev1.Filter, depth int, field fieldFunc) (*Filter, error) {
+	if depth >= MaxFilterDepth {
+		return nil, errf(path, "nested deeper than %d", MaxFilterDepth)
+	}
+	if v.nodes++; v.nodes > MaxFilterNodes {
+		return nil, errf(path, "more than %d filter nodes", MaxFilterNodes)
+	}
+	list := func(kind Kind, name string, l *olapgatev1.FilterList) (*Filter, error) {
+		if len(l.GetFilters()) == 0 {
+			return nil, errf(path+"."+name+".filters", "%s needs at least 1 filter", name)
+		}
+		f := &Filter{Kind: kind}
+		for i, sub := range l.GetFilters() {
+			s, err := v.filter(fmt.Sprintf("%s.%s.filters[%d]", path, name, i), sub, depth+1, field)
+			if err != nil {
+				return nil, err
+			}
+			f.Filters = append(f.Filters, s)
+		}
+		return f, nil
+	}
+	switch k := pf.GetKind().(type) {
+	case *olapgatev1.Filter_And:
+		return list(And, "and", k.And)
+	case *olapgatev1.Filter_Or:
+		return list(Or, "or", k.Or)
+	case *olapgatev1.Filter_Not:
+		if k.Not == nil || k.Not.GetKind() == nil {
+			return nil, errf(path+".not", "needs a filter")
+		}
+		s, err := v.filter(path+".not", k.Not, depth+1, field)
+		if err != nil {
+			return nil, err
+		}
+		return &Filter{Kind: Not, Filters: []*Filter{s}}, nil
+	case *olapgatev1.Filter_Cmp:
+		return v.cmp(path+".cmp", k.Cmp, field)
+	}
+	return nil, errf(path, "empty: want one of and, or, not, cmp")
+}
+
+func (v *validator) cmp(path string, c *olapgatev1.Comparison, field fieldFunc) (*Filter, error) {
+	name, typ, err := field(path+".field", c.GetField())
+	if err != nil {
+		return nil, err
+	}
+	op, ok := opByName[strings.ToUpper(strings.TrimSpace(c.GetOp()))]
+	if !ok {
+		return nil, errf(path+".op", "unknown operator %q (want EQ, NEQ, IN, NOT_IN, LT, LTE, GT, GTE, BETWEEN, CONTAINS, IS_NULL)", c.GetOp())
+	}
+	f := &Filter{Kind: Cmp, Field: name, Type: typ, Op: op}
+	n := len(c.GetValues())
+	switch op {
+	case IsNull:
+		if n != 0 {
+			return nil, errf(path+".values", "IS_NULL takes no values")
+		}
+	case IN, NotIn:
+		if n == 0 {
+			return nil, errf(path+".values", "%s needs at least 1 value", op)
+		}
+		if n > MaxValues {
+			return nil, errf(path+".values", "%d values: at most %d", n, MaxValues)
+		}
+	case Between:
+		if n != 2 {
+			return nil, errf(path+".values", "BETWEEN needs 2 values (low, high), got %d", n)
+		}
+	default:
+		if n != 1 {
+			return nil, errf(path+".values", "%s needs 1 value, got %d", op, n)
+		}
+	}
+	switch op {
+	case Contains:
+		if typ != dataset.String {
+			return nil, errf(path+".op", "CONTAINS needs a string field; %s is %s", name, typ)
+		}
+	case LT, LTE, GT, GTE, Between:
+		if typ == dataset.Bool {
+			return nil, errf(path+".op", "%s does not apply to bool field %s", op, name)
+		}
+	}
+	for i, pv := range c.GetValues() {
+		val, err := convertValue(pv, typ)
+		if err != nil {
+			return nil, errf(fmt.Sprintf("%s.values[%d]", path, i), "%s (field %s is %s)", err.Error(), name, typ)
+		}
+		f.Values = append(f.Values, val)
+	}
+	return f, nil
+}
+
+// tenant ANDs the tenant predicate into the filter.
+func (v *validator) tenant(q *Query, tenant string) error {
+	if tenant == "" || v.d.TenantColumn == "" {
+		return nil
+	}
+	c, ok := v.d.Column(v.d.TenantColumn)
+	if !ok {
+		return errf("tenant", "dataset %s: tenant column %s is not declared", v.d.Name, v.d.TenantColumn)
+	}
+	val, err := convertString(tenant, c.Type)
+	if err != nil {
+		return errf("tenant", "%s (tenant column %s is %s)", err.Error(), c.Name, c.Type)
+	}
+	t := &Filter{Kind: Cmp, Field: c.Name, Type: c.Type, Op: EQ, Values: []any{val}}
+	if q.Filter == nil {
+		q.Filter = t
+	} else {
+		q.Filter = &Filter{Kind: And, Filters: []*Filter{t, q.Filter}}
+	}
+	return nil
+}
+
+func orderBy(pbs []*olapgatev1.OrderBy, q *Query, outputs map[string]bool) ([]Order, error) {
+	var out []Order
+	seen := map[string]bool{}
+	for i, o := range pbs {
+		path := fmt.Sprintf("orderBy[%d].by", i)
+		name := o.GetBy()
+		if !outputs[name] {
+			// Group-by fields may be spelled in any case, as in groupBy.
+			if c, ok := q.Dataset.Column(name); ok && outputs[c.Name] && !isMetric(q, c.Name) {
+				name = c.Name
+			} else {
+				names := make([]string, 0, len(outputs))
+				for n := range outputs {
+					names = append(names, n)
+				}
+				sort.Strings(names)
+				return nil, errf(path, "%q is not an output column (%s)", o.GetBy(), strings.Join(names, ", "))
+			}
+		}
+		if seen[name] {
+			return nil, errf(path, "%q is ordered by twice", name)
+		}
+		seen[name] = true
+		out = append(out, Order{By: name, Desc: o.GetDesc()})
+	}
+	return out, nil
+}
+
+func isMetric(q *Query, name string) bool {
+	for _, m := range q.Metrics {
+		if m.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func hints(o *olapgatev1.QueryOptions) (Hints, error) {
+	h := Hints{NoCache: o.GetNoCache(), Priority: "interactive"}
+	const maxMs = math.MaxInt64 / int64(time.Millisecond)
+	if ms := o.GetTimeoutMs(); ms < 0 || ms > maxMs {
+		return h, errf("options.timeoutMs", "%d: want 0 (server default) or a positive number of milliseconds", ms)
+	}
+	if ms := o.GetMaxStalenessMs(); ms < 0 || ms > maxMs {
+		return h, errf("options.maxStalenessMs", "%d: want 0 or a positive number of milliseconds", ms)
+	}
+	h.Timeout = time.Duration(o.GetTimeoutMs()) * time.Millisecond
+	h.MaxStaleness = time.Duration(o.GetMaxStalenessMs()) * time.Millisecond
+	switch p := strings.ToLower(o.GetPriority()); p {
+	case "", "interactive":
+	case "bulk":
+		h.Priority = p
+	default:
+		return h, errf("options.priority", "%q: want interactive or bulk", o.GetPriority())
+	}
+	return h, nil
+}

@@ -1,0 +1,368 @@
+// Package query is olapgate's validated aggregate query model: what a request means, resolved
+// against a dataset's schema, independent of any backend.
+//
+// Semantics decided here (planners and the reference evaluator implement them):
+//
+//   - Time range: half-open [Start, End), in UTC, truncated to microseconds (the stores'
+//     precision). Each bound is RFC 3339, epoch milliseconds, or relative to Options.Now:
+//     "now", "now-6h", "now+1d" (units s m h d w; d is 24h and w is 7 days, not calendar
+//     days). A missing end is now; a missing start is one hour before the end, so an empty
+//     range means the last hour. The resolved range is what callers echo back.
+//   - Limit: 0 means Limits.DefaultLimit; over Limits.MaxLimit is an error, not a silent cap.
+//   - Nulls: aggregates other than COUNT(*) ignore nulls; COUNT(field) counts non-null values.
+//     Filters follow SQL three-valued logic: a comparison with a null field is unknown, NOT of
+//     unknown is unknown, and a row matches only when the whole filter is true. So NEQ, NOT_IN
+//     and NOT never match rows whose field is null; add an IS_NULL branch to include them.
+//   - Tenant: with Options.Tenant set on a dataset with a tenantColumn, `tenantColumn EQ tenant`
+//     is ANDed into the filter here, so every cache or coalescing key sees it. Without a tenant
+//     there is no tenant filter: a dataset with a tenantColumn is then served single-tenant.
+//   - Order: nulls sort last in either direction; after the requested keys, rows are ordered
+//     by __time then every group-by column (ascending), so LIMIT picks the same rows every time.
+package query
+
+import (
+	"encoding/json"
+	"time"
+
+	// Zones must resolve the same on hosts without system tzdata (distroless images).
+	_ "time/tzdata"
+
+	"github.com/olapgate/olapgate/internal/dataset"
+	"github.com/olapgate/olapgate/store"
+)
+
+// TimeColumn is the output name of the bucketed time column.
+const TimeColumn = "__time"
+
+// Limits bound what a query may ask. Zero fields take the documented defaults.
+type Limits struct {
+	// DefaultLimit applies when a query sets no limit. Default 1000.
+	DefaultLimit int
+	// MaxLimit is the largest limit a query may set. Default 100,000.
+	MaxLimit int
+	// MaxRange bounds End-Start; 0 means unbounded.
+	MaxRange time.Duration
+}
+
+// Default limits.
+const (
+	DefaultLimit = 1000
+	MaxLimit     = 100000
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.DefaultLimit <= 0 {
+		l.DefaultLimit = DefaultLimit
+	}
+	if l.MaxLimit <= 0 {
+		l.MaxLimit = MaxLimit
+	}
+	return l
+}
+
+// Options carry what FromProto needs besides the request.
+type Options struct {
+	// Now resolves relative time bounds; zero means time.Now().
+	Now time.Time
+	// Tenant, when set on a dataset with a tenantColumn, restricts the query to that tenant.
+	Tenant string
+	Limits Limits
+}
+
+// Query is a validated aggregate query. Names in it are the schema's spelling of fields.
+type Query struct {
+	Dataset *dataset.Dataset
+	// Start and End are the resolved half-open range, UTC, microsecond precision.
+	Start, End time.Time
+	// Granularity is the time bucket; zero means no __time column.
+	Granularity Granularity
+	// Location is the zone of buckets and of every output time; never nil.
+	Location *time.Location
+	Metrics  []Metric
+	// GroupBy are dataset columns, in output order.
+	GroupBy []dataset.Column
+	// Filter selects rows (nil: all rows in range); it includes the tenant predicate.
+	Filter *Filter
+	// Having selects groups by metric output names (nil: all groups).
+	Having  *Filter
+	OrderBy []Order
+	// Limit is the resolved row limit, >= 1.
+	Limit int
+	// Hints tune execution; they do not change the answer and are not in Key.
+	Hints Hints
+}
+
+// Hints are the per-query options that tune execution, not results.
+type Hints struct {
+	Timeout      time.Duration // 0: server default
+	MaxStaleness time.Duration // 0: no stale answers
+	NoCache      bool
+	Priority     string // "interactive" or "bulk"
+}
+
+// Unit is a granularity unit.
+type Unit byte
+
+// Granularity units.
+const (
+	Second Unit = 's'
+	Minute Unit = 'm'
+	Hour   Unit = 'h'
+	Day    Unit = 'd'
+	Week   Unit = 'w'
+)
+
+// Granularity is a bucket width: Count Units.
+type Granularity struct {
+	Count int
+	Unit  Unit
+}
+
+// IsZero reports whether the query has no time buckets.
+func (g Granularity) IsZero() bool { return g.Count == 0 }
+
+// Calendar reports whether buckets are calendar days or weeks in the query's zone (d, w),
+// rather than fixed steps aligned to the zone's wall clock (s, m, h).
+func (g Granularity) Calendar() bool { return g.Unit == Day || g.Unit == Week }
+
+// Step is the bucket width; for d and w it is the width on a wall clock without DST.
+func (g Granularity) Step() time.Duration { return time.Duration(g.Count) * g.Unit.duration() }
+
+func (g Granularity) String() string {
+	if g.IsZero() {
+		return ""
+	}
+	return itoa(g.Count) + string(g.Unit)
+}
+
+func (u Unit) duration() time.Duration {
+	switch u {
+	case Second:
+		return time.Second
+	case Minute:
+		return time.Minute
+	case Hour:
+		return time.Hour
+	case Day:
+		return 24 * time.Hour
+	case Week:
+		return 7 * 24 * time.Hour
+	}
+	return 0
+}
+
+// BucketOrigin is the wall-clock instant buckets are aligned to: a Monday, so weeks start on
+// Mondays, and a midnight, so days start at midnight.
+var BucketOrigin = time.Date(2000, 1, 3, 0, 0, 0, 0, time.UTC)
+
+// Agg is an aggregation.
+type Agg int
+
+// Aggregations.
+const (
+	Count Agg = iota + 1
+	Sum
+	Avg
+	Min
+	Max
+	CountDistinct
+	ApproxCountDistinct
+	Percentile
+	ApproxPercentile
+)
+
+var aggNames = map[Agg]string{
+	Count: "COUNT", Sum: "SUM", Avg: "AVG", Min: "MIN", Max: "MAX", CountDistinct: "COUNT_DISTINCT",
+	ApproxCountDistinct: "APPROX_COUNT_DISTINCT", Percentile: "PERCENTILE", ApproxPercentile: "APPROX_PERCENTILE",
+}
+
+func (a Agg) String() string { return aggNames[a] }
+
+// Approximate reports whether the backend may answer with an estimate.
+func (a Agg) Approximate() bool { return a == ApproxCountDistinct || a == ApproxPercentile }
+
+// Metric is one aggregate output column.
+type Metric struct {
+	Agg Agg
+	// Field is the aggregated column; Field.Name is "" for COUNT(*).
+	Field dataset.Column
+	// P is the percentile rank in (0, 1) for PERCENTILE and APPROX_PERCENTILE.
+	P float64
+	// Name is the output column name.
+	Name string
+	// Type is the output column type.
+	Type store.ColumnType
+}
+
+// Output describes the metric's result column.
+func (m Metric) Output() store.ResultColumn {
+	return store.ResultColumn{Name: m.Name, Type: m.Type, Approximate: m.Agg.Approximate()}
+}
+
+// Kind is a filter node's kind.
+type Kind int
+
+// Filter node kinds.
+const (
+	And Kind = iota + 1
+	Or
+	Not
+	Cmp
+)
+
+// Op is a comparison operator.
+type Op int
+
+// Comparison operators.
+const (
+	EQ Op = iota + 1
+	NEQ
+	IN
+	NotIn
+	LT
+	LTE
+	GT
+	GTE
+	Between
+	Contains
+	IsNull
+)
+
+var opNames = map[Op]string{
+	EQ: "EQ", NEQ: "NEQ", IN: "IN", NotIn: "NOT_IN", LT: "LT", LTE: "LTE", GT: "GT", GTE: "GTE",
+	Between: "BETWEEN", Contains: "CONTAINS", IsNull: "IS_NULL",
+}
+
+func (o Op) String() string { return opNames[o] }
+
+// Filter is a node of a filter tree.
+type Filter struct {
+	Kind Kind
+	// Filters are the operands of And and Or (at least one) and the single operand of Not.
+	Filters []*Filter
+	// Field is what a Cmp compares: a dataset column's schema name in a row filter, a metric
+	// output name in a having filter.
+	Field string
+	// Type is the compared field's type; Values hold its Go type: string, int64, float64,
+	// bool, or time.Time (UTC, microseconds).
+	Type dataset.Type
+	Op   Op
+	// Values: one for EQ NEQ LT LTE GT GTE CONTAINS, two for BETWEEN (inclusive), one or more
+	// for IN and NOT_IN, none for IS_NULL. Never nil values.
+	Values []any
+}
+
+// Order is one ORDER BY key: an output column name.
+type Order struct {
+	By   string
+	Desc bool
+}
+
+// Outputs lists the result columns in order: __time (with a granularity), group-by columns,
+// metrics.
+func (q *Query) Outputs() []store.ResultColumn {
+	var out []store.ResultColumn
+	if !q.Granularity.IsZero() {
+		out = append(out, store.ResultColumn{Name: TimeColumn, Type: store.TypeTimestamp})
+	}
+	for _, c := range q.GroupBy {
+		out = append(out, store.ResultColumn{Name: c.Name, Type: ColumnType(c.Type)})
+	}
+	for _, m := range q.Metrics {
+		out = append(out, m.Output())
+	}
+	return out
+}
+
+// ColumnType is the result column type of a dataset field type.
+func ColumnType(t dataset.Type) store.ColumnType {
+	switch t {
+	case dataset.String:
+		return store.TypeString
+	case dataset.Int:
+		return store.TypeInt64
+	case dataset.Float:
+		return store.TypeDouble
+	case dataset.Bool:
+		return store.TypeBool
+	case dataset.Timestamp:
+		return store.TypeTimestamp
+	}
+	return 0
+}
+
+// Key is a canonical serialization of everything that determines the answer (dataset,
+// resolved range, zone, granularity, metrics, group-by, filters with the tenant predicate,
+// having, order, limit), for result caches and request coalescing. Hints are left out. Equal
+// keys mean equal answers over the same data; the key is not meant to be parsed.
+func (q *Query) Key() string {
+	type metric struct {
+		A string  `json:"a"`
+		F string  `json:"f,omitempty"`
+		P float64 `json:"p,omitempty"`
+		N string  `json:"n"`
+	}
+	k := struct {
+		V  int      `json:"v"`
+		D  string   `json:"d"`
+		S  int64    `json:"s"`
+		E  int64    `json:"e"`
+		G  string   `json:"g,omitempty"`
+		Z  string   `json:"z"`
+		M  []metric `json:"m"`
+		B  []string `json:"b,omitempty"`
+		W  any      `json:"w,omitempty"`
+		H  any      `json:"h,omitempty"`
+		O  []Order  `json:"o,omitempty"`
+		L  int      `json:"l"`
+		TC string   `json:"tc"` // the time column, in case a dataset is redeclared
+	}{
+		V: 1, D: q.Dataset.Name, S: q.Start.UnixMicro(), E: q.End.UnixMicro(), G: q.Granularity.String(),
+		Z: q.Location.String(), W: filterKey(q.Filter), H: filterKey(q.Having), O: q.OrderBy, L: q.Limit,
+		TC: q.Dataset.TimeColumn,
+	}
+	for _, m := range q.Metrics {
+		k.M = append(k.M, metric{A: m.Agg.String(), F: m.Field.Name, P: m.P, N: m.Name})
+	}
+	for _, c := range q.GroupBy {
+		k.B = append(k.B, c.Name)
+	}
+	raw, err := json.Marshal(k)
+	if err != nil {
+		// Every value in a validated query marshals; reaching this is a bug.
+		panic("query: marshal key: " + err.Error())
+	}
+	return string(raw)
+}
+
+// filterKey turns a filter into plain JSON-able values; times become microseconds so the key
+// does not depend on how a value was spelled.
+func filterKey(f *Filter) any {
+	if f == nil {
+		return nil
+	}
+	switch f.Kind {
+	case And, Or, Not:
+		subs := make([]any, len(f.Filters))
+		for i, s := range f.Filters {
+			subs[i] = filterKey(s)
+		}
+		return []any{int(f.Kind), subs}
+	}
+	vals := make([]any, len(f.Values))
+	for i, v := range f.Values {
+		switch x := v.(type) {
+		case time.Time:
+			vals[i] = x.UnixMicro()
+		case float64:
+			// -0 compares equal to 0 everywhere, so it must not make a different key.
+			if x == 0 {
+				x = 0
+			}
+			vals[i] = x
+		default:
+			vals[i] = x
+		}
+	}
+	return []any{int(f.Kind), f.Field, f.Op.String(), vals}
+}

@@ -1,0 +1,245 @@
+package embedded
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"time"
+
+	duckdb "github.com/marcboeker/go-duckdb"
+
+	"github.com/olapgate/olapgate/store"
+)
+
+// Query runs st on the read pool, which is separate from the committer's connection: DuckDB
+// serves concurrent readers in one process, each seeing the last committed state. Cancelling
+// ctx interrupts the running statement. Each value is converted to its output column's type.
+func (s *Store) Query(ctx context.Context, st store.Statement) (res *store.Result, err error) {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return nil, store.ErrClosed
+	}
+	s.queries.Add(1) // under mu: Shutdown sets closed under mu before it waits
+	s.mu.RUnlock()
+	defer s.queries.Done()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.queryCtx, cancel)() // Shutdown out of patience interrupts queries
+
+	rows, err := s.db.QueryContext(ctx, st.SQL, st.Args...)
+	if err != nil {
+		return nil, fmt.Errorf("query dataset: %w", preferCtxErr(ctx, err))
+	}
+	defer func() {
+		if cerr := rows.Close(); cerr != nil && err == nil {
+			res, err = nil, fmt.Errorf("query dataset: close rows: %w", cerr)
+		}
+	}()
+	names, err := rows.Columns()
+	if err != nil {
+		return nil, fmt.Errorf("query dataset: read columns: %w", err)
+	}
+	if len(names) != len(st.Output) {
+		return nil, fmt.Errorf("query dataset: statement returned %d columns, planner expected %d", len(names), len(st.Output))
+	}
+	res = &store.Result{Columns: append([]store.ResultColumn(nil), st.Output...)}
+	raw := make([]any, len(names))
+	ptrs := make([]any, len(names))
+	for i := range raw {
+		ptrs[i] = &raw[i]
+	}
+	for rows.Next() {
+		// The driver materializes results; a huge one is still walked here, so look at ctx.
+		if len(res.Rows)%4096 == 4095 {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("query dataset: %w", err)
+			}
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, fmt.Errorf("query dataset: scan row %d: %w", len(res.Rows), err)
+		}
+		row := make([]any, len(raw))
+		for i, v := range raw {
+			cv, err := convertValue(v, st.Output[i].Type)
+			if err != nil {
+				return nil, fmt.Errorf("query dataset: row %d column %s: %w", len(res.Rows), st.Output[i].Name, err)
+			}
+			row[i] = cv
+		}
+		res.Rows = append(res.Rows, row)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query dataset: %w", preferCtxErr(ctx, err))
+	}
+	return res, nil
+}
+
+// preferCtxErr reports an interrupted statement as the context's error, which callers map to
+// DeadlineExceeded/Canceled, rather than as DuckDB's "INTERRUPT Error".
+func preferCtxErr(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return fmt.Errorf("%w (%v)", cerr, err)
+	}
+	return err
+}
+
+// convertValue turns a value as go-duckdb scans it into the Go type of a result column type.
+func convertValue(v any, t store.ColumnType) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	switch t {
+	case store.TypeInt64:
+		return toInt64(v)
+	case store.TypeDouble:
+		return toFloat64(v)
+	case store.TypeString:
+		return toString(v)
+	case store.TypeBool:
+		if b, ok := v.(bool); ok {
+			return b, nil
+		}
+	case store.TypeTimestamp:
+		if ts, ok := v.(time.Time); ok {
+			return ts.UTC(), nil
+		}
+	default:
+		return nil, fmt.Errorf("output type %d is not a result column type", t)
+	}
+	return nil, fmt.Errorf("cannot convert %T to %s", v, t)
+}
+
+func toInt64(v any) (any, error) {
+	switch x := v.(type) {
+	case int64:
+		return x, nil
+	case int32:
+		return int64(x), nil
+	case int16:
+		return int64(x), nil
+	case int8:
+		return int64(x), nil
+	case int:
+		return int64(x), nil
+	case uint8:
+		return int64(x), nil
+	case uint16:
+		return int64(x), nil
+	case uint32:
+		return int64(x), nil
+	case uint64:
+		if x > math.MaxInt64 {
+			return nil, fmt.Errorf("UBIGINT %d overflows INT64", x)
+		}
+		return int64(x), nil
+	case uint:
+		if uint64(x) > math.MaxInt64 {
+			return nil, fmt.Errorf("value %d overflows INT64", x)
+		}
+		return int64(x), nil
+	case *big.Int: // HUGEINT: SUM of BIGINT
+		if !x.IsInt64() {
+			return nil, fmt.Errorf("HUGEINT %s overflows INT64", x)
+		}
+		return x.Int64(), nil
+	case float64:
+		return floatToInt64(x)
+	case float32:
+		return floatToInt64(float64(x))
+	case duckdb.Decimal:
+		return decimalToInt64(x)
+	}
+	return nil, fmt.Errorf("cannot convert %T to INT64", v)
+}
+
+func floatToInt64(f float64) (any, error) {
+	// 2^63 is exactly representable; every float below it in magnitude fits an int64.
+	if f != math.Trunc(f) || f < -(1<<63) || f >= 1<<63 {
+		return nil, fmt.Errorf("%v is not an integral INT64", f)
+	}
+	return int64(f), nil
+}
+
+func decimalToInt64(d duckdb.Decimal) (any, error) {
+	if d.Value == nil {
+		return nil, fmt.Errorf("DECIMAL without a value")
+	}
+	q, r := new(big.Int), new(big.Int)
+	q.QuoRem(d.Value, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(d.Scale)), nil), r)
+	if r.Sign() != 0 {
+		return nil, fmt.Errorf("DECIMAL %s is not integral", d.String())
+	}
+	if !q.IsInt64() {
+		return nil, fmt.Errorf("DECIMAL %s overflows INT64", d.String())
+	}
+	return q.Int64(), nil
+}
+
+func toFloat64(v any) (any, error) {
+	switch x := v.(type) {
+	case float64:
+		return x, nil
+	case float32:
+		return float64(x), nil
+	case int64:
+		return float64(x), nil
+	case int32:
+		return float64(x), nil
+	case int16:
+		return float64(x), nil
+	case int8:
+		return float64(x), nil
+	case int:
+		return float64(x), nil
+	case uint64:
+		return float64(x), nil
+	case uint32:
+		return float64(x), nil
+	case uint16:
+		return float64(x), nil
+	case uint8:
+		return float64(x), nil
+	case uint:
+		return float64(x), nil
+	case *big.Int:
+		f, _ := new(big.Float).SetInt(x).Float64()
+		return f, nil
+	case duckdb.Decimal:
+		if x.Value == nil {
+			return nil, fmt.Errorf("DECIMAL without a value")
+		}
+		return x.Float64(), nil
+	}
+	return nil, fmt.Errorf("cannot convert %T to DOUBLE", v)
+}
+
+func toString(v any) (any, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case []byte:
+		return string(x), nil
+	case bool:
+		return strconv.FormatBool(x), nil
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano), nil
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64), nil
+	case uint64:
+		return strconv.FormatUint(x, 10), nil
+	case float32:
+		return strconv.FormatFloat(float64(x), 'g', -1, 32), nil
+	case duckdb.Decimal:
+		return x.String(), nil
+	case fmt.Stringer: // *big.Int, UUID
+		return x.String(), nil
+	}
+	if i, err := toInt64(v); err == nil {
+		return strconv.FormatInt(i.(int64), 10), nil
+	}
+	return nil, fmt.Errorf("cannot convert %T to STRING", v)
+}
