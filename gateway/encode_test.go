@@ -113,3 +113,27 @@ func TestWriteErrorMapping(t *testing.T) {
 		})
 	}
 }
+
+func TestOpenAPIDescribesHandWrittenHandlers(t *testing.T) {
+	raw, err := openAPIDoc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Consumes  []string                  `json:"consumes"`
+			Responses map[string]map[string]any `json:"responses"`
+		} `json:"paths"`
+		Definitions map[string]any `json:"definitions"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if ref := doc.Paths["/v1/query"]["post"].Responses["200"]["schema"]; ref.(map[string]any)["$ref"] != "#/definitions/HttpQueryResult" {
+		t.Fatalf("/v1/query 200 schema: %v", ref)
+	}
+	ing := doc.Paths["/v1/datasets/{dataset}/events"]["post"]
+	if len(ing.Consumes) != 2 || ing.Responses["413"] == nil || doc.Definitions["HttpIngestAnswer"] == nil {
+		t.Fatalf("ingest path: %+v", ing)
+	}
+}

@@ -19,7 +19,6 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
-	"github.com/olapgate/olapgate/gen/openapi"
 	"github.com/olapgate/olapgate/ingest/decode"
 )
 
@@ -67,9 +66,13 @@ func (g *Gateway) Handler(ctx context.Context) (http.Handler, error) {
 		_, _ = io.WriteString(w, "ready\n")
 	})
 	mux.Handle("GET /metrics", g.metrics.Handler())
+	doc, err := openAPIDoc()
+	if err != nil {
+		return nil, err
+	}
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(openapi.JSON)
+		_, _ = w.Write(doc)
 	})
 	mux.Handle("/", gw)
 	return mux, nil

@@ -1,0 +1,71 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaults(t *testing.T) {
+	c := Default()
+	if c.Server.HTTPAddr != "127.0.0.1:8080" || c.Server.GRPCAddr != "127.0.0.1:9090" || c.Server.DataDir != "./data" {
+		t.Fatalf("server defaults: %+v", c.Server)
+	}
+	if c.Ingest.MaxBodyBytes != 16<<20 || c.Ingest.MaxEvents != 10000 || c.Embedded.DedupWindow != 24*time.Hour {
+		t.Fatalf("limits: %+v %+v", c.Ingest, c.Embedded)
+	}
+	if len(c.Datasets) != 1 || c.Datasets[0].Name != "pageviews" {
+		t.Fatalf("datasets: %v", c.Datasets)
+	}
+	empty, err := Parse(nil)
+	if err != nil || len(empty.Datasets) != 1 {
+		t.Fatalf("empty file: %v %v", empty, err)
+	}
+}
+
+func TestParse(t *testing.T) {
+	good := `
+server: {httpAddr: "127.0.0.1:18080"}
+embedded: {memoryLimit: 2GB, threads: 1, dedupWindow: 1h}
+datasets:
+  - name: clicks
+    timeColumn: ts
+    eventId: click_id
+    dimensions: [{name: campaign, type: string}, {name: color, type: string}, {name: status, type: int}]
+    metrics: [{name: price, type: float}]
+`
+	c, err := Parse([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := c.Datasets[0]
+	if c.Server.HTTPAddr != "127.0.0.1:18080" || c.Server.GRPCAddr != "127.0.0.1:9090" || c.Embedded.DedupWindow != time.Hour {
+		t.Fatalf("parsed: %+v %+v", c.Server, c.Embedded)
+	}
+	if col, ok := d.Column("click_id"); !ok || col.Type != "string" {
+		t.Fatalf("implicit eventId column: %+v %v", col, ok)
+	}
+	if d.Backend != "embedded" {
+		t.Fatalf("backend default: %q", d.Backend)
+	}
+
+	bad := []struct{ name, yaml, want string }{
+		{"unknown key", "servr: {}", "servr"},
+		{"bad type", "datasets: [{name: a, timeColumn: t, dimensions: [{name: x, type: text}]}]", `type "text"`},
+		{"metric string", "datasets: [{name: a, timeColumn: t, metrics: [{name: x, type: string}]}]", "metric x"},
+		{"no time column", "datasets: [{name: a}]", "timeColumn"},
+		{"duplicate field", "datasets: [{name: a, timeColumn: t, dimensions: [{name: x, type: string}, {name: X, type: int}]}]", "declared twice"},
+		{"duplicate dataset", "datasets: [{name: a, timeColumn: t}, {name: a, timeColumn: t}]", "declared twice"},
+		{"bad name", "datasets: [{name: 'a b', timeColumn: t}]", "dataset name"},
+		{"other backend", "datasets: [{name: a, timeColumn: t, backend: pinot}]", "pinot"},
+		{"max events", "ingest: {maxEvents: -1}", "maxEvents"},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want mention of %q", err, tc.want)
+			}
+		})
+	}
+}
