@@ -47,15 +47,36 @@ func ndjsonBodies(n, perBody int, seed uint64) [][]byte {
 }
 
 // BenchmarkPushIngest measures events/s through the server: HTTP NDJSON and gRPC streaming
-// (json_lines), with 1 and 2 client connections. Compare with store/embedded's
-// BenchmarkAppenderBaseline (BENCHMARKS.md).
+// (json_lines), with 1 and 2 client connections, into the sample dataset with event-id
+// deduplication (dedup=on) and into the same columns without an eventId (dedup=off). Compare
+// with store/embedded's BenchmarkAppenderBaseline (BENCHMARKS.md).
 func BenchmarkPushIngest(b *testing.B) {
+	for _, dedup := range []bool{true, false} {
+		name := "dedup=on"
+		var edit []func(*config.Config)
+		if !dedup {
+			name = "dedup=off"
+			edit = append(edit, func(c *config.Config) {
+				d := dataset.Sample()
+				d.EventID = ""
+				d.Dimensions = append(d.Dimensions, dataset.Field{Name: "id", Type: dataset.String})
+				if err := d.Validate(); err != nil {
+					b.Fatal(err)
+				}
+				c.Datasets = []*dataset.Dataset{d}
+			})
+		}
+		b.Run(name, func(b *testing.B) { benchmarkPushIngest(b, edit...) })
+	}
+}
+
+func benchmarkPushIngest(b *testing.B, edit ...func(*config.Config)) {
 	// 10,000 events per request (the default limit) matches the baseline's 10,000-row batches.
 	const perBody = 10000
 	bodies := ndjsonBodies(400000, perBody, 11)
 	for _, conns := range []int{1, 2} {
 		b.Run(fmt.Sprintf("http-ndjson/conns=%d", conns), func(b *testing.B) {
-			srv := startServer(b, b.TempDir())
+			srv := startServer(b, b.TempDir(), edit...)
 			url := "http://" + srv.HTTPAddr() + "/v1/datasets/pageviews/events"
 			b.ResetTimer()
 			runParallelConns(b, conns, func(conn, i int) {
@@ -73,7 +94,7 @@ func BenchmarkPushIngest(b *testing.B) {
 			b.ReportMetric(float64(b.N*perBody)/b.Elapsed().Seconds(), "events/s")
 		})
 		b.Run(fmt.Sprintf("grpc-stream/conns=%d", conns), func(b *testing.B) {
-			srv := startServer(b, b.TempDir())
+			srv := startServer(b, b.TempDir(), edit...)
 			streams := make([]olapgatev1.IngestService_IngestStreamClient, conns)
 			for c := range conns {
 				cc, err := grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))

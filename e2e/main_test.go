@@ -49,10 +49,14 @@ func serveChild(dir string) int {
 	return 0
 }
 
-// startServer runs a server in-process on loopback ports over a temp data directory.
-func startServer(t testing.TB, dir string) *server.Server {
+// startServer runs a server in-process on loopback ports over a temp data directory; edit, if
+// given, changes the default configuration first.
+func startServer(t testing.TB, dir string, edit ...func(*config.Config)) *server.Server {
 	t.Helper()
 	cfg := config.Default()
+	for _, e := range edit {
+		e(cfg)
+	}
 	cfg.Server.DataDir = dir
 	cfg.Server.HTTPAddr = "127.0.0.1:0"
 	cfg.Server.GRPCAddr = "127.0.0.1:0"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -43,14 +44,27 @@ func (g *Gateway) write(ctx context.Context, b *store.Batch) error {
 	return nil
 }
 
-// ingestBatch decodes one gRPC message's events (structs first, then json_lines) and writes
-// them; indexBase numbers events across a stream.
+// ingestBatch decodes one gRPC message's events and writes them.
 func (g *Gateway) ingestBatch(ctx context.Context, d *dataset.Dataset, events []*structpb.Struct, lines []byte, indexBase int) (ingestOutcome, error) {
+	batch, out, err := g.decodeMessage(d, events, lines, indexBase)
+	if err != nil {
+		return out, err
+	}
+	if err := g.write(ctx, batch); err != nil {
+		return out, err
+	}
+	g.metrics.observeIngest(d.Name, "grpc", out.accepted, len(out.rejected))
+	return out, nil
+}
+
+// decodeMessage decodes one gRPC message's events, structs first, then json_lines; indexBase
+// numbers events across a stream.
+func (g *Gateway) decodeMessage(d *dataset.Dataset, events []*structpb.Struct, lines []byte, indexBase int) (*store.Batch, ingestOutcome, error) {
 	var out ingestOutcome
 	lim := decode.Limits{MaxEvents: g.cfg.MaxEvents}
 	batch, rej, err := decode.Structs(d, events, indexBase, lim)
 	if err != nil {
-		return out, decodeStatus(err)
+		return nil, out, decodeStatus(err)
 	}
 	out.rejected = rej
 	if len(lines) > 0 {
@@ -59,24 +73,20 @@ func (g *Gateway) ingestBatch(ctx context.Context, d *dataset.Dataset, events []
 		tooMany := status.Errorf(codes.ResourceExhausted, "ingest: message holds more than %d events (limit maxEvents)", g.cfg.MaxEvents)
 		remaining := g.cfg.MaxEvents - len(events)
 		if remaining <= 0 {
-			return out, tooMany
+			return nil, out, tooMany
 		}
 		b2, rej2, err := decode.JSON(d, lines, decode.FormatNDJSON, indexBase+len(events), decode.Limits{MaxEvents: remaining})
 		if errors.Is(err, decode.ErrTooManyEvents) {
-			return out, tooMany
+			return nil, out, tooMany
 		}
 		if err != nil {
-			return out, decodeStatus(err)
+			return nil, out, decodeStatus(err)
 		}
 		batch.Append(b2)
 		out.rejected = append(out.rejected, rej2...)
 	}
-	if err := g.write(ctx, batch); err != nil {
-		return out, err
-	}
 	out.accepted = batch.N
-	g.metrics.observeIngest(d.Name, "grpc", out.accepted, len(out.rejected))
-	return out, nil
+	return batch, out, nil
 }
 
 func decodeStatus(err error) error {
@@ -126,9 +136,15 @@ func (g *Gateway) Ingest(ctx context.Context, req *olapgatev1.IngestRequest) (*o
 	return &olapgatev1.IngestResponse{Accepted: int64(out.accepted), Rejected: rejectionsProto(out.rejected), Ack: AckCommitted}, nil
 }
 
-// IngestStream implements IngestService: each message is committed as it arrives, so a client
-// that loses the stream knows everything before the failing message is stored. Indexes count
-// across the whole stream.
+// streamWritesInFlight bounds the messages of one stream being committed at once. Writing while
+// the next message is received and decoded lets one stream fill a group commit instead of
+// waiting for an fsync per message; the bound keeps a fast client from queueing without limit.
+const streamWritesInFlight = 4
+
+// IngestStream implements IngestService. Messages are decoded in order and committed as they
+// arrive, up to streamWritesInFlight at a time; the answer is sent once all are durable.
+// Indexes count across the whole stream. On a write failure the error names the first event
+// whose message may not be stored: every message before it is.
 func (g *Gateway) IngestStream(stream olapgatev1.IngestService_IngestStreamServer) error {
 	ctx := stream.Context()
 	var (
@@ -136,29 +152,61 @@ func (g *Gateway) IngestStream(stream olapgatev1.IngestService_IngestStreamServe
 		index    int
 		prevName string
 		d        *dataset.Dataset
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		failAt   = -1
+		failErr  error
+		slots    = make(chan struct{}, streamWritesInFlight)
 	)
-	for {
+	failed := func() bool { mu.Lock(); defer mu.Unlock(); return failErr != nil }
+	wait := func() error {
+		wg.Wait()
+		if failErr != nil {
+			st := status.Convert(failErr)
+			return status.Errorf(st.Code(), "%s (events from index %d on may not be stored; all before are)", st.Message(), failAt)
+		}
+		return nil
+	}
+	for !failed() {
 		msg, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return err
+			return errors.Join(err, wait())
 		}
 		if d == nil || (msg.GetDataset() != "" && msg.GetDataset() != prevName) {
 			if d, err = g.dataset(msg.GetDataset()); err != nil {
-				return err
+				return errors.Join(err, wait())
 			}
 			prevName = msg.GetDataset()
 		}
-		out, err := g.ingestBatch(ctx, d, msg.GetEvents(), msg.GetJsonLines(), index)
+		batch, out, err := g.decodeMessage(d, msg.GetEvents(), msg.GetJsonLines(), index)
 		if err != nil {
-			return err
+			return errors.Join(err, wait())
 		}
+		first := index
 		// Every event is either accepted or rejected, so this numbers the next message's first event.
 		index += out.accepted + len(out.rejected)
 		total.accepted += out.accepted
 		total.rejected = append(total.rejected, out.rejected...)
+		slots <- struct{}{}
+		wg.Add(1)
+		go func(ds string) {
+			defer func() { <-slots; wg.Done() }()
+			if err := g.write(ctx, batch); err != nil {
+				mu.Lock()
+				if failAt < 0 || first < failAt {
+					failAt, failErr = first, err
+				}
+				mu.Unlock()
+				return
+			}
+			g.metrics.observeIngest(ds, "grpc", out.accepted, len(out.rejected))
+		}(d.Name)
+	}
+	if err := wait(); err != nil {
+		return err
 	}
 	if total.accepted == 0 && len(total.rejected) > 0 {
 		return allRejected(total.rejected)
