@@ -57,9 +57,14 @@ test-short: ## unit tests only, no race detector (fast loop)
 	$(GO) test -short ./...
 
 .PHONY: bench
-bench: ## the benchmarks recorded in BENCHMARKS.md
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./ingest/decode/ ./store/embedded/ ./e2e/
+bench: ## the benchmarks recorded in BENCHMARKS.md (see there for the interleaved runs)
+	$(GO) test -run '^$$' -bench . -benchtime 2s -cpu 1 ./ingest/decode/
+	$(GO) test -run '^$$' -bench 'WriteVsBaseline' -benchtime 100x ./store/embedded/
+	$(GO) test -run '^$$' -bench 'PushIngest|QueryLatency' -benchtime 20x ./e2e/
 
 .PHONY: fuzz
-fuzz: ## run each fuzz target for FUZZTIME (default 30s)
-	$(GO) test -run '^$$' -fuzz FuzzJSON -fuzztime $${FUZZTIME:-30s} ./ingest/decode/
+FUZZ_TARGETS := ./ingest/decode/:FuzzJSON ./ingest/decode/:FuzzRFC3339 ./ingest/decode/:FuzzJSONInt \
+	./gateway/:FuzzIngestHandler ./gateway/:FuzzQueryHandler ./gateway/:FuzzAppendJSONString ./planner/:FuzzPlan
+fuzz: ## run each fuzz target for FUZZTIME (default 30s); seed corpora live in testdata/fuzz
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "== $$fn ($$pkg)"; $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $${FUZZTIME:-30s} $$pkg || exit 1; done
