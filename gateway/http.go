@@ -122,7 +122,9 @@ func (g *Gateway) handleIngest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status.Error(codes.InvalidArgument, "ingest: "+err.Error()))
 		return
 	}
-	if err := g.write(withTenant(r), batch); err != nil {
+	ctx := withTenant(r)
+	rej = applyTenant(ctx, d, batch, rej, 0)
+	if err := g.write(ctx, batch); err != nil {
 		writeError(w, err)
 		return
 	}

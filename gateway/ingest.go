@@ -46,7 +46,7 @@ func (g *Gateway) write(ctx context.Context, b *store.Batch) error {
 
 // ingestBatch decodes one gRPC message's events and writes them.
 func (g *Gateway) ingestBatch(ctx context.Context, d *dataset.Dataset, events []*structpb.Struct, lines []byte, indexBase int) (ingestOutcome, error) {
-	batch, out, err := g.decodeMessage(d, events, lines, indexBase)
+	batch, out, err := g.decodeMessage(ctx, d, events, lines, indexBase)
 	if err != nil {
 		return out, err
 	}
@@ -59,7 +59,7 @@ func (g *Gateway) ingestBatch(ctx context.Context, d *dataset.Dataset, events []
 
 // decodeMessage decodes one gRPC message's events, structs first, then json_lines; indexBase
 // numbers events across a stream.
-func (g *Gateway) decodeMessage(d *dataset.Dataset, events []*structpb.Struct, lines []byte, indexBase int) (*store.Batch, ingestOutcome, error) {
+func (g *Gateway) decodeMessage(ctx context.Context, d *dataset.Dataset, events []*structpb.Struct, lines []byte, indexBase int) (*store.Batch, ingestOutcome, error) {
 	var out ingestOutcome
 	lim := decode.Limits{MaxEvents: g.cfg.MaxEvents}
 	batch, rej, err := decode.Structs(d, events, indexBase, lim)
@@ -85,6 +85,7 @@ func (g *Gateway) decodeMessage(d *dataset.Dataset, events []*structpb.Struct, l
 		batch.Append(b2)
 		out.rejected = append(out.rejected, rej2...)
 	}
+	out.rejected = applyTenant(ctx, d, batch, out.rejected, indexBase)
 	out.accepted = batch.N
 	return batch, out, nil
 }
@@ -181,7 +182,7 @@ func (g *Gateway) IngestStream(stream olapgatev1.IngestService_IngestStreamServe
 			}
 			prevName = msg.GetDataset()
 		}
-		batch, out, err := g.decodeMessage(d, msg.GetEvents(), msg.GetJsonLines(), index)
+		batch, out, err := g.decodeMessage(ctx, d, msg.GetEvents(), msg.GetJsonLines(), index)
 		if err != nil {
 			return errors.Join(err, wait())
 		}

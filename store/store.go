@@ -172,3 +172,53 @@ type Store interface {
 
 // ErrClosed is returned by a store after Close.
 var ErrClosed = errors.New("store closed")
+
+// Keep removes the rows whose keep[i] is false, preserving order.
+func (b *Batch) Keep(keep []bool) {
+	n := 0
+	for i := 0; i < b.N; i++ {
+		if !keep[i] {
+			continue
+		}
+		if n != i {
+			for c := range b.Cols {
+				col := &b.Cols[c]
+				switch col.Type {
+				case dataset.String:
+					col.Strings[n] = col.Strings[i]
+				case dataset.Int:
+					col.Ints[n] = col.Ints[i]
+				case dataset.Float:
+					col.Floats[n] = col.Floats[i]
+				case dataset.Bool:
+					col.Bools[n] = col.Bools[i]
+				case dataset.Timestamp:
+					col.Times[n] = col.Times[i]
+				}
+				if col.Null != nil {
+					col.Null[n] = col.Null[i]
+				}
+			}
+		}
+		n++
+	}
+	for c := range b.Cols {
+		col := &b.Cols[c]
+		switch col.Type {
+		case dataset.String:
+			col.Strings = col.Strings[:n]
+		case dataset.Int:
+			col.Ints = col.Ints[:n]
+		case dataset.Float:
+			col.Floats = col.Floats[:n]
+		case dataset.Bool:
+			col.Bools = col.Bools[:n]
+		case dataset.Timestamp:
+			col.Times = col.Times[:n]
+		}
+		if col.Null != nil {
+			col.Null = col.Null[:n]
+		}
+	}
+	b.N = n
+}

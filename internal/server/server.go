@@ -125,7 +125,11 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 
 	// gRPC messages carry ingest batches: allow the configured body size plus framing.
-	s.grpcSrv = grpc.NewServer(grpc.MaxRecvMsgSize(int(s.cfg.Ingest.MaxBodyBytes) + 64<<10))
+	s.grpcSrv = grpc.NewServer(
+		grpc.MaxRecvMsgSize(int(s.cfg.Ingest.MaxBodyBytes)+64<<10),
+		grpc.ChainUnaryInterceptor(recoverUnary(s.log)),
+		grpc.ChainStreamInterceptor(recoverStream(s.log)),
+	)
 	olapgatev1.RegisterQueryServiceServer(s.grpcSrv, s.gw)
 	olapgatev1.RegisterIngestServiceServer(s.grpcSrv, s.gw)
 	s.health = health.NewServer()
