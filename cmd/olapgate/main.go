@@ -7,6 +7,8 @@ import (
 	"os"
 
 	_ "time/tzdata" // zones for time buckets must work on machines without system tzdata
+
+	"github.com/olapgate/olapgate/internal/cli"
 )
 
 const usage = `olapgate: real-time OLAP gateway
@@ -32,9 +34,9 @@ func main() {
 	case "serve":
 		err = runServe(os.Args[2:])
 	case "query":
-		err = runQuery(os.Args[2:])
+		err = cli.Query(os.Args[2:])
 	case "ingest":
-		err = runIngest(os.Args[2:])
+		err = cli.Ingest(os.Args[2:])
 	case "version", "--version", "-v":
 		fmt.Println("olapgate", version)
 	case "help", "-h", "--help":

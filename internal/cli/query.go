@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/json"
@@ -31,7 +31,8 @@ pNN:F (exact percentile, e.g. p99:duration_ms), approx_pNN:F.
 Flags:
 `
 
-func runQuery(args []string) error {
+// Query is `olapgate query`: it runs a query against a running server and prints the answer.
+func Query(args []string) error {
 	fs := flag.NewFlagSet("query", flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(fs.Output(), queryUsage); fs.PrintDefaults() }
 	server := fs.String("server", "", "olapgate HTTP address (default $OLAPGATE_SERVER or http://127.0.0.1:8080)")
@@ -97,14 +98,14 @@ func runQuery(args []string) error {
 		if err := json.Unmarshal(out, &e); err != nil {
 			return fmt.Errorf("decode explain answer: %w", err)
 		}
-		fmt.Println(e.SQL)
+		fmt.Fprintln(Stdout, e.SQL)
 		return nil
 	}
 	if *output == "json" {
-		_, err := os.Stdout.Write(append(out, '\n'))
+		_, err := Stdout.Write(append(out, '\n'))
 		return err
 	}
-	return printTable(os.Stdout, out)
+	return printTable(Stdout, out)
 }
 
 func buildQuery(ds, start, end, gran, tz, groupBy, orderBy string, limit int, metrics, wheres []string) (map[string]any, error) {
@@ -220,6 +221,6 @@ func printTable(w io.Writer, raw []byte) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "(%d rows, %s to %s, %d ms)\n", len(res.Rows), res.Stats.TimeRange.Start, res.Stats.TimeRange.End, res.Stats.ExecMs)
+	fmt.Fprintf(Stderr, "(%d rows, %s to %s, %d ms)\n", len(res.Rows), res.Stats.TimeRange.Start, res.Stats.TimeRange.End, res.Stats.ExecMs)
 	return nil
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -24,7 +24,8 @@ with a progress line on stderr. --sample N pushes N generated pageviews events i
 Flags:
 `
 
-func runIngest(args []string) error {
+// Ingest is `olapgate ingest`: it pushes events from files (or generated ones) to a running server.
+func Ingest(args []string) error {
 	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(fs.Output(), ingestUsage); fs.PrintDefaults() }
 	server := fs.String("server", "", "olapgate HTTP address (default $OLAPGATE_SERVER or http://127.0.0.1:8080)")
@@ -158,18 +159,18 @@ func (p *pusher) progress() func() {
 func (p *pusher) line(end string) {
 	el := time.Since(p.start).Seconds()
 	sent := p.sent.Load()
-	fmt.Fprintf(os.Stderr, "\r%d events sent, %d accepted, %d rejected, %.0f events/s%s",
+	fmt.Fprintf(Stderr, "\r%d events sent, %d accepted, %d rejected, %.0f events/s%s",
 		sent, p.accepted.Load(), p.rejected.Load(), float64(sent)/max(el, 1e-9), end)
 }
 
 func (p *pusher) summary() error {
 	for _, r := range p.reasons {
-		fmt.Fprintln(os.Stderr, "  rejected", r)
+		fmt.Fprintln(Stderr, "  rejected", r)
 	}
 	if n := p.rejected.Load(); n > int64(len(p.reasons)) && len(p.reasons) > 0 {
-		fmt.Fprintf(os.Stderr, "  ... %d rejections in all\n", n)
+		fmt.Fprintf(Stderr, "  ... %d rejections in all\n", n)
 	}
-	fmt.Fprintf(os.Stderr, "done in %s: %d accepted (committed), %d rejected\n",
+	fmt.Fprintf(Stderr, "done in %s: %d accepted (committed), %d rejected\n",
 		time.Since(p.start).Round(time.Millisecond), p.accepted.Load(), p.rejected.Load())
 	return errors.Join(p.errs...)
 }
