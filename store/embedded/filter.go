@@ -31,6 +31,18 @@ type keyFilter struct {
 	buckets map[int64]map[uint64]struct{}
 	n       int
 	maxKeys int
+
+	// The bucket maps of the last range maybeStored looked up: the rows of a commit have
+	// nearby times, so this spares most of the per-row lookups of the buckets themselves.
+	// add and raiseLow invalidate it.
+	span filterSpan
+}
+
+type filterSpan struct {
+	ok     bool
+	b0, b1 int64
+	maps   [3]map[uint64]struct{} // the non-empty ones among b0..b1
+	n      int
 }
 
 // filterMaxKeys bounds the filter's memory (~300 MB at the bound).
@@ -60,8 +72,30 @@ func (f *keyFilter) maybeStored(h1 uint64, t int64) bool {
 	if b0 < f.low {
 		return true // not covered
 	}
-	for b := b0; b <= b1; b++ {
-		if _, ok := f.buckets[b][h1]; ok {
+	sp := &f.span
+	if !sp.ok || sp.b0 != b0 || sp.b1 != b1 {
+		sp.ok, sp.b0, sp.b1, sp.n = true, b0, b1, 0
+		for b := b0; b <= b1; b++ {
+			if m := f.buckets[b]; len(m) > 0 {
+				if sp.n == len(sp.maps) { // cannot happen while width >= window; stay exact
+					sp.ok = false
+					break
+				}
+				sp.maps[sp.n] = m
+				sp.n++
+			}
+		}
+		if !sp.ok {
+			for b := b0; b <= b1; b++ {
+				if _, ok := f.buckets[b][h1]; ok {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	for _, m := range sp.maps[:sp.n] {
+		if _, ok := m[h1]; ok {
 			return true
 		}
 	}
@@ -79,6 +113,9 @@ func (f *keyFilter) add(h1 uint64, t int64) {
 	if m == nil {
 		m = map[uint64]struct{}{}
 		f.buckets[b] = m
+	}
+	if len(m) == 0 {
+		f.span.ok = false // the cached span left out this bucket while it was empty
 	}
 	if _, ok := m[h1]; !ok {
 		m[h1] = struct{}{}
@@ -104,6 +141,7 @@ func (f *keyFilter) raiseLow(low int64) {
 		return
 	}
 	f.low = low
+	f.span = filterSpan{} // also lets the dropped maps be collected
 	for b, m := range f.buckets {
 		if b < low {
 			f.n -= len(m)

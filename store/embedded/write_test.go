@@ -581,3 +581,68 @@ func TestShutdownDeadline(t *testing.T) {
 	})
 	t.Logf("%d batches acknowledged", n)
 }
+
+// TestAppendRowsSplit commits, as one group, batches large enough for appendRows to fill two
+// Appenders, with duplicates dropped on both sides of the split: every kept row is stored once,
+// in batch order.
+func TestAppendRowsSplit(t *testing.T) {
+	s := openStore(t, Config{Dir: t.TempDir()})
+	d := dataset.Sample()
+	ensure(t, s, d)
+	const n = 3000 // 3 batches: the split falls in the middle one, at row 1500
+	if 3*n < parallelAppendRows {
+		t.Fatalf("%d rows do not reach parallelAppendRows", 3*n)
+	}
+	ic := colIndex(t, d, d.EventID)
+	var group []*request
+	var want []string
+	for bi := 0; bi < 3; bi++ {
+		b := genBatch(d, n, int64(bi*n))
+		if bi == 1 {
+			// Rows 1490-1510 but 1500, the first row of the second Appender, repeat ids of
+			// the first batch.
+			for i := 1490; i <= 1510; i++ {
+				if i != 1500 {
+					b.Cols[ic].Strings[i] = group[0].b.Cols[ic].Strings[i]
+				}
+			}
+		}
+		for i := 0; i < n; i++ {
+			if bi != 1 || i < 1490 || i > 1510 || i == 1500 {
+				want = append(want, b.Cols[ic].Strings[i])
+			}
+		}
+		group = append(group, &request{kind: kindWrite, b: b, ds: s.datasets[d.Name], done: make(chan error, 1)})
+	}
+	// The committer is idle (it only waits on the queue), so the test may commit in its place.
+	if err := s.commit(group); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.db.QueryContext(context.Background(), `SELECT `+quoteIdent(d.EventID)+` FROM pageviews ORDER BY rowid`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, id)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("stored %d rows, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("row %d: id %s, want %s", i, got[i], want[i])
+		}
+	}
+	if st := s.Stats(); st.RowsCommitted != int64(len(want)) || st.RowsDeduplicated != 20 {
+		t.Fatalf("stats = %+v", st)
+	}
+}
