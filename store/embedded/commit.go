@@ -676,7 +676,7 @@ func (w *commitWork) fill(p *appendPart, from, to int) {
 			}
 			for j, k := range w.ds.order {
 				if k >= 0 {
-					vals[j] = colValue(&r.b.Cols[k], i)
+					vals[j] = r.b.Cols[k].Value(i)
 				}
 			}
 			if err := p.app.AppendRow(vals...); err != nil {
@@ -707,28 +707,8 @@ func (s *Store) replaceCommitConn() {
 // rowValues puts row i of b into vals as the Appender takes them (the benchmarks' raw Appender).
 func rowValues(b *store.Batch, i int, vals []driver.Value) {
 	for c := range b.Cols {
-		vals[c] = colValue(&b.Cols[c], i)
+		vals[c] = b.Cols[c].Value(i)
 	}
-}
-
-// colValue is row i of col as the Appender takes it.
-func colValue(col *store.ColumnBuf, i int) driver.Value {
-	if col.Null != nil && col.Null[i] {
-		return nil
-	}
-	switch col.Type {
-	case dataset.String:
-		return col.Strings[i]
-	case dataset.Int:
-		return col.Ints[i]
-	case dataset.Float:
-		return col.Floats[i]
-	case dataset.Bool:
-		return col.Bools[i]
-	case dataset.Timestamp:
-		return time.UnixMicro(col.Times[i]).UTC()
-	}
-	return nil
 }
 
 // idSet remembers the event keys (and their times) kept so far in one commit.
