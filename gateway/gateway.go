@@ -70,6 +70,7 @@ type Gateway struct {
 	datasets map[string]*dataset.Dataset // by lower-case name
 	names    []string                    // sorted, for listings and error messages
 	metrics  *Metrics
+	inflight coalescer
 	now      func() time.Time
 	ready    atomic.Bool
 }

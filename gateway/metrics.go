@@ -16,6 +16,7 @@ type Metrics struct {
 	reg           *prometheus.Registry
 	ingestEvents  *prometheus.CounterVec
 	queryDuration *prometheus.HistogramVec
+	coalesced     prometheus.Counter
 }
 
 // NewMetrics registers the gateway's series on reg (a fresh registry when nil) together with
@@ -36,8 +37,12 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Help:    "Aggregate query latency through the gateway by dataset and gRPC status code.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}, []string{"dataset", "code"}),
+		coalesced: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "olapgate_query_coalesced_total",
+			Help: "Queries answered by joining an identical query already running on the backend.",
+		}),
 	}
-	reg.MustRegister(m.ingestEvents, m.queryDuration)
+	reg.MustRegister(m.ingestEvents, m.queryDuration, m.coalesced)
 	return m
 }
 

@@ -50,15 +50,23 @@ func (g *Gateway) run(ctx context.Context, pb *olapgatev1.Query) (*answer, error
 		g.metrics.observeQuery(pb.GetDataset(), err, time.Since(start))
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, g.timeout(pb.GetOptions().GetTimeoutMs()))
+	timeout := g.timeout(pb.GetOptions().GetTimeoutMs())
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	execStart := time.Now()
-	res, err := g.store.Query(ctx, p.Stmt)
-	if err == nil {
-		err = p.Finish(res)
-	}
+	res, coalesced, err := g.inflight.do(ctx, q.Key(), timeout, func(ctx context.Context) (*store.Result, error) {
+		res, err := g.store.Query(ctx, p.Stmt)
+		if err == nil {
+			// Finish once, inside the shared execution: every waiter then only reads res.
+			err = p.Finish(res)
+		}
+		return res, err
+	})
 	exec := time.Since(execStart)
 	g.metrics.observeQuery(q.Dataset.Name, err, time.Since(start))
+	if coalesced {
+		g.metrics.coalesced.Inc()
+	}
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -70,6 +78,7 @@ func (g *Gateway) run(ctx context.Context, pb *olapgatev1.Query) (*answer, error
 		Backend:     q.Dataset.Backend,
 		TimeRange:   resolvedRange(q),
 		ExecMs:      exec.Milliseconds(),
+		Coalesced:   coalesced,
 		Approximate: approx,
 		RowCount:    int64(len(res.Rows)),
 		TimeZone:    q.Location.String(),
