@@ -36,6 +36,11 @@ type Config struct {
 	// DefaultTimeout applies when a query sets no timeoutMs; MaxTimeout caps timeoutMs.
 	DefaultTimeout time.Duration
 	MaxTimeout     time.Duration
+	// DefaultMaxStaleness is how old a cached result may be when a query sets no
+	// maxStalenessMs. Zero (the default) serves from the cache only when the client asks.
+	DefaultMaxStaleness time.Duration
+	// CacheMaxBytes bounds the result cache; default 256 MiB, negative disables it.
+	CacheMaxBytes int64
 }
 
 func (c *Config) applyDefaults() {
@@ -57,6 +62,9 @@ func (c *Config) applyDefaults() {
 	if c.MaxTimeout <= 0 {
 		c.MaxTimeout = 5 * time.Minute
 	}
+	if c.CacheMaxBytes == 0 {
+		c.CacheMaxBytes = 256 << 20
+	}
 }
 
 // Gateway implements QueryService and IngestService over one store; the HTTP handler in
@@ -71,6 +79,7 @@ type Gateway struct {
 	names    []string                    // sorted, for listings and error messages
 	metrics  *Metrics
 	inflight coalescer
+	cache    *resultCache
 	now      func() time.Time
 	ready    atomic.Bool
 }
@@ -79,6 +88,9 @@ type Gateway struct {
 func New(cfg Config, st store.Store, ds []*dataset.Dataset, m *Metrics) *Gateway {
 	cfg.applyDefaults()
 	g := &Gateway{cfg: cfg, store: st, datasets: map[string]*dataset.Dataset{}, metrics: m, now: time.Now}
+	if cfg.CacheMaxBytes > 0 {
+		g.cache = newResultCache(cfg.CacheMaxBytes)
+	}
 	if g.metrics == nil {
 		g.metrics = NewMetrics(nil)
 	}

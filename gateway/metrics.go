@@ -17,6 +17,7 @@ type Metrics struct {
 	ingestEvents  *prometheus.CounterVec
 	queryDuration *prometheus.HistogramVec
 	coalesced     prometheus.Counter
+	cacheHits     prometheus.Counter
 }
 
 // NewMetrics registers the gateway's series on reg (a fresh registry when nil) together with
@@ -42,7 +43,11 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Help: "Queries answered by joining an identical query already running on the backend.",
 		}),
 	}
-	reg.MustRegister(m.ingestEvents, m.queryDuration, m.coalesced)
+	m.cacheHits = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "olapgate_query_cache_hits_total",
+		Help: "Queries answered from the result cache within the client's maxStalenessMs.",
+	})
+	reg.MustRegister(m.ingestEvents, m.queryDuration, m.coalesced, m.cacheHits)
 	return m
 }
 

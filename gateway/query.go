@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -50,15 +51,28 @@ func (g *Gateway) run(ctx context.Context, pb *olapgatev1.Query) (*answer, error
 		g.metrics.observeQuery(pb.GetDataset(), err, time.Since(start))
 		return nil, err
 	}
+	key := q.Key()
+	if !pb.GetOptions().GetNoCache() {
+		if res, age, ok := g.cache.get(key, g.maxStaleness(pb.GetOptions()), time.Now()); ok {
+			g.metrics.observeQuery(q.Dataset.Name, nil, time.Since(start))
+			g.metrics.cacheHits.Inc()
+			a := g.newAnswer(q, res, 0)
+			a.stats.CacheHit, a.stats.AgeMs = true, age.Milliseconds()
+			return a, nil
+		}
+	}
 	timeout := g.timeout(pb.GetOptions().GetTimeoutMs())
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	execStart := time.Now()
-	res, coalesced, err := g.inflight.do(ctx, q.Key(), timeout, func(ctx context.Context) (*store.Result, error) {
+	res, coalesced, err := g.inflight.do(ctx, key, timeout, func(ctx context.Context) (*store.Result, error) {
 		res, err := g.store.Query(ctx, p.Stmt)
 		if err == nil {
 			// Finish once, inside the shared execution: every waiter then only reads res.
 			err = p.Finish(res)
+		}
+		if err == nil {
+			g.cache.put(key, res, execStart)
 		}
 		return res, err
 	})
@@ -70,6 +84,12 @@ func (g *Gateway) run(ctx context.Context, pb *olapgatev1.Query) (*answer, error
 	if err != nil {
 		return nil, toStatus(err)
 	}
+	a := g.newAnswer(q, res, exec)
+	a.stats.Coalesced = coalesced
+	return a, nil
+}
+
+func (g *Gateway) newAnswer(q *query.Query, res *store.Result, exec time.Duration) *answer {
 	approx := false
 	for _, c := range res.Columns {
 		approx = approx || c.Approximate
@@ -78,11 +98,10 @@ func (g *Gateway) run(ctx context.Context, pb *olapgatev1.Query) (*answer, error
 		Backend:     q.Dataset.Backend,
 		TimeRange:   resolvedRange(q),
 		ExecMs:      exec.Milliseconds(),
-		Coalesced:   coalesced,
 		Approximate: approx,
 		RowCount:    int64(len(res.Rows)),
 		TimeZone:    q.Location.String(),
-	}}, nil
+	}}
 }
 
 func resolvedRange(q *query.Query) *olapgatev1.ResolvedTimeRange {
@@ -126,13 +145,36 @@ func (g *Gateway) Explain(ctx context.Context, req *olapgatev1.ExplainRequest) (
 		Backend:   q.Dataset.Backend,
 		Sql:       planner.Render(p),
 		TimeRange: resolvedRange(q),
-		Cache:     "none",
+		Cache:     g.cacheDecision(q, req.GetQuery().GetOptions()),
 		Rollup:    "none",
 	}
 	for _, a := range p.Stmt.Args {
 		out.Params = append(out.Params, renderArg(a))
 	}
 	return out, nil
+}
+
+// maxStaleness is how old a cached answer the request accepts.
+func (g *Gateway) maxStaleness(o *olapgatev1.QueryOptions) time.Duration {
+	if ms := o.GetMaxStalenessMs(); ms > 0 {
+		return time.Duration(ms) * time.Millisecond
+	}
+	return g.cfg.DefaultMaxStaleness
+}
+
+// cacheDecision says whether Aggregate would answer this query from the cache now.
+func (g *Gateway) cacheDecision(q *query.Query, o *olapgatev1.QueryOptions) string {
+	maxStale := g.maxStaleness(o)
+	switch {
+	case g.cache == nil:
+		return "disabled"
+	case o.GetNoCache() || maxStale <= 0:
+		return "bypass (no staleness allowed)"
+	}
+	if _, age, ok := g.cache.get(q.Key(), maxStale, time.Now()); ok {
+		return fmt.Sprintf("hit (age %dms)", age.Milliseconds())
+	}
+	return "miss"
 }
 
 func renderArg(a any) string {

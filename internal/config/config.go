@@ -52,6 +52,11 @@ type Query struct {
 	MaxLimit       int           `yaml:"maxLimit"`
 	DefaultTimeout time.Duration `yaml:"defaultTimeout"`
 	MaxTimeout     time.Duration `yaml:"maxTimeout"`
+	// DefaultMaxStaleness: how old a cached result may be for a query without maxStalenessMs
+	// (0: only when the client asks).
+	DefaultMaxStaleness time.Duration `yaml:"defaultMaxStaleness"`
+	// CacheMaxBytes bounds the result cache (default 256 MiB; negative disables it).
+	CacheMaxBytes int64 `yaml:"cacheMaxBytes"`
 }
 
 // Default returns the configuration used when no file is given: loopback listeners, ./data,
@@ -75,6 +80,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Query.MaxLimit, 100000)
 	setDefault(&c.Query.DefaultTimeout, 30*time.Second)
 	setDefault(&c.Query.MaxTimeout, 5*time.Minute)
+	setDefault(&c.Query.CacheMaxBytes, 256<<20)
 }
 
 func setDefault[T comparable](p *T, v T) {

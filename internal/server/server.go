@@ -111,11 +111,13 @@ func (s *Server) Start(ctx context.Context) error {
 	s.log.Info("store open", "dataDir", s.cfg.Server.DataDir, "datasets", len(s.cfg.Datasets), "took", time.Since(openStart).Round(time.Millisecond))
 
 	s.gw = gateway.New(gateway.Config{
-		MaxBodyBytes:   s.cfg.Ingest.MaxBodyBytes,
-		MaxEvents:      s.cfg.Ingest.MaxEvents,
-		Query:          query.Limits{DefaultLimit: s.cfg.Query.DefaultLimit, MaxLimit: s.cfg.Query.MaxLimit},
-		DefaultTimeout: s.cfg.Query.DefaultTimeout,
-		MaxTimeout:     s.cfg.Query.MaxTimeout,
+		MaxBodyBytes:        s.cfg.Ingest.MaxBodyBytes,
+		MaxEvents:           s.cfg.Ingest.MaxEvents,
+		Query:               query.Limits{DefaultLimit: s.cfg.Query.DefaultLimit, MaxLimit: s.cfg.Query.MaxLimit},
+		DefaultTimeout:      s.cfg.Query.DefaultTimeout,
+		MaxTimeout:          s.cfg.Query.MaxTimeout,
+		DefaultMaxStaleness: s.cfg.Query.DefaultMaxStaleness,
+		CacheMaxBytes:       s.cfg.Query.CacheMaxBytes,
 	}, s.store, s.cfg.Datasets, nil)
 	h, err := s.gw.Handler(context.WithoutCancel(ctx))
 	if err != nil {

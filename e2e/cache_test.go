@@ -1,0 +1,46 @@
+package e2e
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// TestCacheOverHTTP: a repeated query that allows staleness is answered from the cache, with
+// cacheHit and ageMs in the stats, and sees new data only once it asks for a fresh answer.
+func TestCacheOverHTTP(t *testing.T) {
+	srv := startServer(t, t.TempDir())
+	base := "http://" + srv.HTTPAddr()
+	ingest := func(id string) {
+		body := []byte(`{"id":"` + id + `","time":"2026-11-22T10:00:00Z","page":"/"}` + "\n")
+		if code, out := postJSON(t, base+"/v1/datasets/pageviews/events", "application/x-ndjson", body); code != 200 {
+			t.Fatalf("ingest: %d %s", code, out)
+		}
+	}
+	type answer struct {
+		Rows  [][]int64
+		Stats struct {
+			CacheHit bool  `json:"cacheHit"`
+			AgeMs    int64 `json:"ageMs"`
+		}
+	}
+	query := func(opts string) answer {
+		q := `{"dataset":"pageviews","timeRange":{"start":"2026-11-22T00:00:00Z","end":"2026-11-23T00:00:00Z"},"metrics":[{"agg":"COUNT"}],"options":{` + opts + `}}`
+		code, out := postJSON(t, base+"/v1/query", "application/json", []byte(q))
+		var a answer
+		if err := json.Unmarshal(out, &a); err != nil || code != 200 {
+			t.Fatalf("query: %d %s", code, out)
+		}
+		return a
+	}
+	ingest("c1")
+	if a := query(`"maxStalenessMs":60000`); a.Stats.CacheHit || a.Rows[0][0] != 1 {
+		t.Fatalf("first: %+v", a)
+	}
+	ingest("c2")
+	if a := query(`"maxStalenessMs":60000`); !a.Stats.CacheHit || a.Rows[0][0] != 1 || a.Stats.AgeMs < 0 {
+		t.Fatalf("cached: %+v", a)
+	}
+	if a := query(`"maxStalenessMs":60000,"noCache":true`); a.Stats.CacheHit || a.Rows[0][0] != 2 {
+		t.Fatalf("fresh: %+v", a)
+	}
+}

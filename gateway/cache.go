@@ -1,0 +1,112 @@
+package gateway
+
+import (
+	"container/list"
+	"sync"
+	"time"
+
+	"github.com/olapgate/olapgate/store"
+)
+
+// resultCache is a memory-bounded LRU of finished query results keyed on query.Query.Key()
+// (computed after the tenant predicate is added, so no result crosses tenants). Freshness is
+// the client's call: an entry is served only when its age is within the request's
+// maxStalenessMs, and the answer carries cacheHit and ageMs. Results are shared read-only.
+type resultCache struct {
+	mu       sync.Mutex
+	maxBytes int64
+	used     int64
+	lru      *list.List // front = most recently used
+	items    map[string]*list.Element
+}
+
+type cacheEntry struct {
+	key  string
+	res  *store.Result
+	at   time.Time // when the query that produced res started: ages err on the old side
+	size int64
+}
+
+func newResultCache(maxBytes int64) *resultCache {
+	return &resultCache{maxBytes: maxBytes, lru: list.New(), items: map[string]*list.Element{}}
+}
+
+// get returns a result no older than maxAge, and its age.
+func (c *resultCache) get(key string, maxAge time.Duration, now time.Time) (*store.Result, time.Duration, bool) {
+	if c == nil || maxAge <= 0 {
+		return nil, 0, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.items[key]
+	if !ok {
+		return nil, 0, false
+	}
+	e := el.Value.(*cacheEntry)
+	age := now.Sub(e.at)
+	if age > maxAge {
+		return nil, 0, false
+	}
+	c.lru.MoveToFront(el)
+	return e.res, max(age, 0), true
+}
+
+// put stores res, evicting least recently used entries beyond the byte bound. A result larger
+// than a quarter of the bound is not cached: one export-sized answer must not flush every
+// dashboard's entries.
+func (c *resultCache) put(key string, res *store.Result, at time.Time) {
+	if c == nil || c.maxBytes <= 0 {
+		return
+	}
+	size := resultSize(key, res)
+	if size > c.maxBytes/4 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.items[key]; ok {
+		old := el.Value.(*cacheEntry)
+		if old.at.After(at) {
+			return // a newer answer is already cached
+		}
+		c.used -= old.size
+		c.lru.Remove(el)
+		delete(c.items, key)
+	}
+	c.items[key] = c.lru.PushFront(&cacheEntry{key: key, res: res, at: at, size: size})
+	c.used += size
+	for c.used > c.maxBytes {
+		el := c.lru.Back()
+		e := el.Value.(*cacheEntry)
+		c.lru.Remove(el)
+		delete(c.items, e.key)
+		c.used -= e.size
+	}
+}
+
+// bytes reports the cache's accounted size (for metrics and tests).
+func (c *resultCache) bytes() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.used
+}
+
+// resultSize estimates an entry's memory: interface slots, string bytes, slice headers.
+func resultSize(key string, r *store.Result) int64 {
+	n := int64(len(key)) + 128
+	for _, c := range r.Columns {
+		n += int64(len(c.Name)) + 48
+	}
+	for _, row := range r.Rows {
+		n += 24 + int64(len(row))*16
+		for _, v := range row {
+			switch x := v.(type) {
+			case string:
+				n += int64(len(x))
+			case time.Time:
+				n += 24
+			}
+		}
+	}
+	return n
+}
