@@ -3,7 +3,6 @@ package gateway
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -166,9 +165,4 @@ func datasetProto(d *dataset.Dataset) *olapgatev1.Dataset {
 		}
 	}
 	return p
-}
-
-// errorf builds a status error; a helper so messages stay uniform.
-func errorf(c codes.Code, format string, args ...any) error {
-	return status.Error(c, fmt.Sprintf(format, args...))
 }

@@ -272,10 +272,8 @@ func appendValue(buf []byte, v any) []byte {
 		buf = x.AppendFormat(buf, time.RFC3339Nano)
 		return append(buf, '"')
 	}
-	return appendJSONString(buf, fmtAny(v))
+	return appendJSONString(buf, fmt.Sprint(v))
 }
-
-func fmtAny(v any) string { return fmt.Sprint(v) }
 
 const hexDigits = "0123456789abcdef"
 

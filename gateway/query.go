@@ -184,7 +184,7 @@ func renderArg(a any) string {
 	case nil:
 		return "NULL"
 	}
-	return fmtAny(a)
+	return fmt.Sprint(a)
 }
 
 // columnsProto turns a row-major result into the typed column-major proto form.
