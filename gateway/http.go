@@ -163,13 +163,44 @@ func (g *Gateway) handleQuery(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status.Errorf(codes.InvalidArgument, "query: decode JSON body: %v", err))
 		return
 	}
-	a, err := g.run(withTenant(r), pb)
+	ctx := withTenant(r)
+	// grpc-gateway honours Grpc-Timeout on its routes; this hand-written one does too, so HTTP
+	// clients can set a deadline the same way. The request context already ends when the
+	// client goes away, which cancels the backend query.
+	if v := r.Header.Get("Grpc-Timeout"); v != "" {
+		d, err := parseGrpcTimeout(v)
+		if err != nil {
+			writeError(w, status.Errorf(codes.InvalidArgument, "Grpc-Timeout header %q: %v", v, err))
+			return
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	a, err := g.run(ctx, pb)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(encodeResult(a))
+}
+
+// parseGrpcTimeout reads the gRPC wire format: up to 8 digits and a unit among H M S m u n.
+func parseGrpcTimeout(v string) (time.Duration, error) {
+	if len(v) < 2 || len(v) > 9 {
+		return 0, errors.New("want 1 to 8 digits and a unit (H, M, S, m, u, n)")
+	}
+	n, err := strconv.ParseInt(v[:len(v)-1], 10, 64)
+	if err != nil || n < 0 {
+		return 0, errors.New("want 1 to 8 digits and a unit (H, M, S, m, u, n)")
+	}
+	units := map[byte]time.Duration{'H': time.Hour, 'M': time.Minute, 'S': time.Second, 'm': time.Millisecond, 'u': time.Microsecond, 'n': time.Nanosecond}
+	u, ok := units[v[len(v)-1]]
+	if !ok {
+		return 0, fmt.Errorf("unknown unit %q: want H, M, S, m, u or n", v[len(v)-1])
+	}
+	return time.Duration(n) * u, nil
 }
 
 // encodeResult writes the HTTP form of an answer (DESIGN §5).
