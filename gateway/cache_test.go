@@ -132,3 +132,39 @@ func TestResultCacheLRUBytes(t *testing.T) {
 		t.Fatal("an entry over a quarter of the bound was cached")
 	}
 }
+
+func TestRelativeRangesShareCacheEntries(t *testing.T) {
+	st := &countStore{}
+	g := New(Config{}, st, []*dataset.Dataset{dataset.Sample()}, nil)
+	clock := time.Date(2026, 11, 22, 10, 0, 1, 0, time.UTC)
+	g.now = func() time.Time { return clock }
+	rel := func(opts string) *olapgatev1.AggregateResponse {
+		t.Helper()
+		pb := &olapgatev1.Query{}
+		if err := protojson.Unmarshal([]byte(`{"dataset":"pageviews","timeRange":{"start":"now-6h","end":"now"},"metrics":[{"agg":"COUNT"}]`+opts+`}`), pb); err != nil {
+			t.Fatal(err)
+		}
+		r, err := g.Aggregate(context.Background(), &olapgatev1.AggregateRequest{Query: pb})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	stale := `,"options":{"maxStalenessMs":60000}` // quantum 30s
+	first := rel(stale)
+	if first.Stats.TimeRange.End != "2026-11-22T10:00:00Z" {
+		t.Fatalf("now not aligned to 30s: %v", first.Stats.TimeRange)
+	}
+	clock = clock.Add(20 * time.Second) // 10:00:21, same quantum
+	if r := rel(stale); !r.Stats.CacheHit || st.execs.Load() != 1 {
+		t.Fatalf("refresh within the quantum: hit %v, executions %d", r.Stats.CacheHit, st.execs.Load())
+	}
+	clock = clock.Add(10 * time.Second) // 10:00:31, next quantum
+	if r := rel(stale); r.Stats.CacheHit || r.Stats.TimeRange.End != "2026-11-22T10:00:30Z" {
+		t.Fatalf("next quantum: hit %v, range %v", r.Stats.CacheHit, r.Stats.TimeRange)
+	}
+	// Without staleness allowed, now is the clock, to the microsecond.
+	if r := rel(""); r.Stats.TimeRange.End != "2026-11-22T10:00:31Z" || r.Stats.CacheHit {
+		t.Fatalf("fresh query: %v", r.Stats.TimeRange)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -32,7 +33,7 @@ func (g *Gateway) prepare(ctx context.Context, pb *olapgatev1.Query) (*query.Que
 	if err != nil {
 		return nil, nil, err
 	}
-	q, err := query.FromProto(pb, d, query.Options{Now: g.now(), Tenant: tenantFrom(ctx), Limits: g.cfg.Query})
+	q, err := query.FromProto(pb, d, query.Options{Now: g.resolveNow(pb), Tenant: tenantFrom(ctx), Limits: g.cfg.Query})
 	if err != nil {
 		return nil, nil, toStatus(err)
 	}
@@ -41,6 +42,39 @@ func (g *Gateway) prepare(ctx context.Context, pb *olapgatev1.Query) (*query.Que
 		return nil, nil, toStatus(err)
 	}
 	return q, p, nil
+}
+
+// nowQuanta are the steps "now" may be rounded down to for cacheable relative ranges.
+var nowQuanta = []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second,
+	15 * time.Second, 30 * time.Second, time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour}
+
+// resolveNow is the clock relative ranges ("now-6h") are resolved against. When the client
+// accepts stale answers, "now" is rounded down to a quantum of at most half its
+// maxStalenessMs, so a dashboard refreshing the same relative range shares cache entries and
+// in-flight executions instead of missing on every request; the answer then lags the clock by
+// less than one quantum plus its cached age, within the client's bound. The resolved range is
+// echoed in the stats as always.
+func (g *Gateway) resolveNow(pb *olapgatev1.Query) time.Time {
+	now := g.now()
+	o := pb.GetOptions()
+	maxStale := g.maxStaleness(o)
+	if g.cache == nil || o.GetNoCache() || maxStale <= 0 {
+		return now
+	}
+	tr := pb.GetTimeRange()
+	if !strings.HasPrefix(strings.TrimSpace(tr.GetStart()), "now") && !strings.HasPrefix(strings.TrimSpace(tr.GetEnd()), "now") && tr.GetEnd() != "" {
+		return now // absolute range: nothing to align
+	}
+	var quantum time.Duration
+	for _, q := range nowQuanta {
+		if q <= maxStale/2 {
+			quantum = q
+		}
+	}
+	if quantum == 0 {
+		return now
+	}
+	return now.Truncate(quantum)
 }
 
 // run executes a query with its deadline.
