@@ -64,3 +64,25 @@ func TestDeadlines(t *testing.T) {
 		t.Fatalf("%d backend executions, want 4", got)
 	}
 }
+
+func TestDatasetMaxTimeout(t *testing.T) {
+	d := dataset.Sample()
+	d.MaxTimeout = 20 * time.Millisecond
+	g := New(Config{}, newGateStore(), []*dataset.Dataset{d}, nil)
+	start := time.Now()
+	_, err := g.Aggregate(context.Background(), cacheReq(t, `,"options":{"timeoutMs":60000}`))
+	if status.Code(err) != codes.DeadlineExceeded || time.Since(start) > 10*time.Second {
+		t.Fatalf("dataset maxTimeout not applied: %v after %s", err, time.Since(start))
+	}
+	for _, tc := range []struct {
+		ms   int64
+		want time.Duration
+	}{{0, 20 * time.Millisecond}, {5, 5 * time.Millisecond}, {1000, 20 * time.Millisecond}} {
+		if got := g.timeout(tc.ms, d); got != tc.want {
+			t.Errorf("timeout(%d) = %s, want %s", tc.ms, got, tc.want)
+		}
+	}
+	if got := g.timeout(0, dataset.Sample()); got != 30*time.Second {
+		t.Errorf("default timeout %s", got)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
+	"github.com/olapgate/olapgate/internal/dataset"
 	"github.com/olapgate/olapgate/planner"
 	"github.com/olapgate/olapgate/query"
 	"github.com/olapgate/olapgate/store"
@@ -95,7 +96,7 @@ func (g *Gateway) run(ctx context.Context, pb *olapgatev1.Query) (*answer, error
 			return a, nil
 		}
 	}
-	timeout := g.timeout(pb.GetOptions().GetTimeoutMs())
+	timeout := g.timeout(pb.GetOptions().GetTimeoutMs(), q.Dataset)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	execStart := time.Now()
@@ -145,15 +146,18 @@ func resolvedRange(q *query.Query) *olapgatev1.ResolvedTimeRange {
 	}
 }
 
-func (g *Gateway) timeout(ms int64) time.Duration {
-	if ms <= 0 {
-		return g.cfg.DefaultTimeout
+// timeout is a query's deadline: its timeoutMs or the default, capped by the server's and the
+// dataset's maximum.
+func (g *Gateway) timeout(ms int64, d *dataset.Dataset) time.Duration {
+	t := g.cfg.DefaultTimeout
+	if ms > 0 {
+		t = time.Duration(ms) * time.Millisecond
 	}
-	d := time.Duration(ms) * time.Millisecond
-	if d > g.cfg.MaxTimeout {
-		return g.cfg.MaxTimeout
+	limit := g.cfg.MaxTimeout
+	if d.MaxTimeout > 0 && d.MaxTimeout < limit {
+		limit = d.MaxTimeout
 	}
-	return d
+	return min(t, limit)
 }
 
 // Aggregate implements QueryService.

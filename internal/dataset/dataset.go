@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Type is a field's type.
@@ -53,6 +54,9 @@ type Dataset struct {
 	Backend      string   `yaml:"backend,omitempty"`
 	Dimensions   []Field  `yaml:"dimensions"`
 	Metrics      []Field  `yaml:"metrics"`
+	// MaxTimeout caps this dataset's query timeout below the server's query.maxTimeout
+	// (e.g. a small one for a dataset that backs interactive dashboards); 0: the server's.
+	MaxTimeout time.Duration `yaml:"maxTimeout,omitempty"`
 
 	cols  []Column
 	index map[string]int
@@ -89,6 +93,9 @@ func (d *Dataset) Validate() error {
 	case BackendEmbedded, BackendPinot, BackendClickHouse, BackendSynthetic:
 	default:
 		return fmt.Errorf("dataset %s: backend %q: want embedded, pinot, clickhouse or synthetic", d.Name, d.Backend)
+	}
+	if d.MaxTimeout < 0 {
+		return fmt.Errorf("dataset %s: maxTimeout %s: must not be negative", d.Name, d.MaxTimeout)
 	}
 	if d.TimeColumn == "" {
 		return fmt.Errorf("dataset %s: timeColumn is required", d.Name)
