@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"math"
 	"net/http/httptest"
@@ -135,5 +137,49 @@ func TestOpenAPIDescribesHandWrittenHandlers(t *testing.T) {
 	ing := doc.Paths["/v1/datasets/{dataset}/events"]["post"]
 	if len(ing.Consumes) != 2 || ing.Responses["413"] == nil || doc.Definitions["HttpIngestAnswer"] == nil {
 		t.Fatalf("ingest path: %+v", ing)
+	}
+}
+
+func TestIngestGzip(t *testing.T) {
+	h, st := newTestHandler(t)
+	gz := func(b []byte) []byte {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		if _, err := zw.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	ev := []byte(strings.Repeat(`{"time":"2026-11-22T10:00:00Z","page":"/"}`+"\n", 3))
+	bomb := gz(append([]byte("["), bytes.Repeat([]byte(" "), 2<<20)...)) // 2 MiB inflated, limit 1 MiB
+	cases := []struct {
+		name, enc string
+		body      []byte
+		code      int
+	}{
+		{"gzip", "gzip", gz(ev), 200},
+		{"identity", "identity", ev, 200},
+		{"bomb", "gzip", bomb, 413},
+		{"not gzip", "gzip", ev, 400},
+		{"other encoding", "br", ev, 400},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := st.rows
+			r := httptest.NewRequest("POST", "/v1/datasets/pageviews/events", bytes.NewReader(tc.body))
+			r.Header.Set("Content-Type", "application/x-ndjson")
+			r.Header.Set("Content-Encoding", tc.enc)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tc.code {
+				t.Fatalf("HTTP %d, want %d: %s", w.Code, tc.code, w.Body)
+			}
+			if tc.code == 200 && st.rows-before != 3 {
+				t.Fatalf("stored %d rows, want 3", st.rows-before)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -96,10 +97,10 @@ func (g *Gateway) handleIngest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.cfg.MaxBodyBytes))
+	body, err := g.readIngestBody(w, r)
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		if errors.As(err, &mbe) || errors.Is(err, errInflatedTooLarge) {
 			writeErrorCode(w, http.StatusRequestEntityTooLarge, codes.ResourceExhausted,
 				fmt.Sprintf("ingest: request body over %d bytes (limit maxBodyBytes)", g.cfg.MaxBodyBytes))
 			return
@@ -147,6 +148,33 @@ func (g *Gateway) handleIngest(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_, _ = io.WriteString(w, b.String())
+}
+
+var errInflatedTooLarge = errors.New("decompressed body over the limit")
+
+// readIngestBody reads the body, inflating Content-Encoding: gzip. The byte limit applies to
+// the compressed bytes and to the inflated ones, so a small gzip bomb is refused too.
+func (g *Gateway) readIngestBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	in := io.Reader(http.MaxBytesReader(w, r.Body, g.cfg.MaxBodyBytes))
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+		return io.ReadAll(in)
+	case "gzip":
+		zr, err := gzip.NewReader(in)
+		if err != nil {
+			return nil, fmt.Errorf("gzip body: %w", err)
+		}
+		body, err := io.ReadAll(io.LimitReader(zr, g.cfg.MaxBodyBytes+1))
+		if err != nil {
+			return nil, fmt.Errorf("gzip body: %w", err)
+		}
+		if int64(len(body)) > g.cfg.MaxBodyBytes {
+			return nil, errInflatedTooLarge
+		}
+		return body, nil
+	default:
+		return nil, fmt.Errorf("Content-Encoding %q: only gzip is accepted", enc)
+	}
 }
 
 // handleQuery is POST /v1/query with olapgate's result encoder: rows as JSON arrays, numbers

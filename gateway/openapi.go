@@ -51,7 +51,7 @@ func openAPIDoc() ([]byte, error) {
 	}
 	if p, ok := paths["/v1/datasets/{dataset}/events"].(map[string]any)["post"].(map[string]any); ok {
 		p["consumes"] = []string{"application/json", "application/x-ndjson"}
-		p["description"] = "Body: a JSON array of flat event objects, or NDJSON (one object per line) with Content-Type application/x-ndjson. Limits: 16 MiB and 10,000 events by default (413 beyond)."
+		p["description"] = "Body: a JSON array of flat event objects, or NDJSON (one object per line) with Content-Type application/x-ndjson. Limits: 16 MiB and 10,000 events by default (413 beyond). Content-Encoding: gzip is accepted (the byte limit applies before and after inflating)."
 		p["parameters"] = []any{
 			map[string]any{"name": "dataset", "in": "path", "required": true, "type": "string"},
 			map[string]any{"name": "events", "in": "body", "required": true, "schema": map[string]any{"type": "array", "items": map[string]any{"type": "object"}}},
