@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -42,5 +45,36 @@ func TestCacheOverHTTP(t *testing.T) {
 	}
 	if a := query(`"maxStalenessMs":60000,"noCache":true`); a.Stats.CacheHit || a.Rows[0][0] != 2 {
 		t.Fatalf("fresh: %+v", a)
+	}
+}
+
+// TestMetricsExposition: /metrics carries the gateway's and the store's series.
+func TestMetricsExposition(t *testing.T) {
+	srv := startServer(t, t.TempDir())
+	base := "http://" + srv.HTTPAddr()
+	body := []byte(`{"id":"m1","time":"2026-11-22T10:00:00Z"}` + "\n" + `{"id":"m1","time":"2026-11-22T10:00:00Z"}` + "\n")
+	if code, out := postJSON(t, base+"/v1/datasets/pageviews/events", "application/x-ndjson", body); code != 200 {
+		t.Fatalf("ingest: %d %s", code, out)
+	}
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`olapgate_ingest_events_total{dataset="pageviews",outcome="accepted",protocol="http"} 2`,
+		"olapgate_store_commits_total 1",
+		"olapgate_store_rows_committed_total 1",
+		"olapgate_store_rows_deduplicated_total 1",
+		"olapgate_store_last_commit_seconds",
+		"go_goroutines",
+	} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }

@@ -110,6 +110,8 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.log.Info("store open", "dataDir", s.cfg.Server.DataDir, "datasets", len(s.cfg.Datasets), "took", time.Since(openStart).Round(time.Millisecond))
 
+	metrics := gateway.NewMetrics(nil)
+	registerStoreMetrics(metrics.Registry(), s.store)
 	s.gw = gateway.New(gateway.Config{
 		MaxBodyBytes:        s.cfg.Ingest.MaxBodyBytes,
 		MaxEvents:           s.cfg.Ingest.MaxEvents,
@@ -118,7 +120,7 @@ func (s *Server) Start(ctx context.Context) error {
 		MaxTimeout:          s.cfg.Query.MaxTimeout,
 		DefaultMaxStaleness: s.cfg.Query.DefaultMaxStaleness,
 		CacheMaxBytes:       s.cfg.Query.CacheMaxBytes,
-	}, s.store, s.cfg.Datasets, nil)
+	}, s.store, s.cfg.Datasets, metrics)
 	h, err := s.gw.Handler(context.WithoutCancel(ctx))
 	if err != nil {
 		s.closeListeners()
