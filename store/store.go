@@ -202,10 +202,18 @@ func (b *Batch) Keep(keep []bool) {
 		}
 		n++
 	}
+	b.TruncateColumns(n)
+	b.N = n
+}
+
+// TruncateColumns cuts every column (and null mask) to its first n rows; N is the caller's to
+// set. Dropped strings are cleared so spare capacity does not pin refused values.
+func (b *Batch) TruncateColumns(n int) {
 	for c := range b.Cols {
 		col := &b.Cols[c]
 		switch col.Type {
 		case dataset.String:
+			clear(col.Strings[n:])
 			col.Strings = col.Strings[:n]
 		case dataset.Int:
 			col.Ints = col.Ints[:n]
@@ -220,5 +228,4 @@ func (b *Batch) Keep(keep []bool) {
 			col.Null = col.Null[:n]
 		}
 	}
-	b.N = n
 }

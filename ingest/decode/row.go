@@ -290,28 +290,7 @@ func (w *rowWriter) uncommit() {
 }
 
 // undo removes the row begun last.
-func (w *rowWriter) undo() {
-	n := w.row
-	for i := range w.b.Cols {
-		c := &w.b.Cols[i]
-		switch c.Type {
-		case dataset.String:
-			c.Strings[n] = "" // do not pin a refused value in spare capacity
-			c.Strings = c.Strings[:n]
-		case dataset.Int:
-			c.Ints = c.Ints[:n]
-		case dataset.Float:
-			c.Floats = c.Floats[:n]
-		case dataset.Bool:
-			c.Bools = c.Bools[:n]
-		case dataset.Timestamp:
-			c.Times = c.Times[:n]
-		}
-		if c.Null != nil {
-			c.Null = c.Null[:n]
-		}
-	}
-}
+func (w *rowWriter) undo() { w.b.TruncateColumns(w.row) }
 
 // finish restores the store.ColumnBuf promise that Null is nil when no row is null: a row that
 // was null and then refused, or a null superseded by an exact key, can leave an all-false Null.
