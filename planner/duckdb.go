@@ -14,6 +14,11 @@ import (
 // TIMESTAMPTZ or AT TIME ZONE, hence zone offsets computed in Go).
 type duckdb struct{}
 
+func init() { register("duckdb", duckdb{}) }
+
+// approximate: DuckDB's exact forms are the definitions; only the APPROX_ aggregates estimate.
+func (duckdb) approximate(m query.Metric) bool { return m.Agg.Approximate() }
+
 func (duckdb) placeholder() string { return "?" }
 
 func (duckdb) ident(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }

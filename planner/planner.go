@@ -38,6 +38,7 @@ package planner
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,22 +70,40 @@ type dialect interface {
 	bucket(w *writer, q *query.Query, col string) error
 	// contains writes a substring test of the quoted column against a bound string.
 	contains(w *writer, col string, v any)
-	// literal renders a bound value as SQL, for Render only.
+	// literal renders a value as SQL: for Render, and as the statement text itself in
+	// dialects without bound parameters.
 	literal(v any) string
-	// placeholder is the parameter marker.
+	// placeholder is the parameter marker; "" means the backend takes no bound parameters
+	// and values are written as escaped literals (Stmt.Args stays empty).
 	placeholder() string
+	// approximate reports whether the dialect's form of m may differ from the exact meaning
+	// defined in package query (the answer column is then marked approximate).
+	approximate(m query.Metric) bool
 }
 
-var dialects = map[string]dialect{"duckdb": duckdb{}}
+// dialects are registered by name (store.Store.Dialect) from each dialect's file.
+var dialects = map[string]dialect{}
 
-// New plans q for a store's dialect (store.Store.Dialect). Only "duckdb" exists so far.
+func register(name string, d dialect) { dialects[name] = d }
+
+// Dialects lists the supported SQL dialect names, sorted.
+func Dialects() []string {
+	names := make([]string, 0, len(dialects))
+	for n := range dialects {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// New plans q for a store's dialect (store.Store.Dialect).
 // (Not func Plan: Go cannot have a function and a type of one name in a package.)
 func New(q *query.Query, dialectName string) (*Plan, error) {
 	dl, ok := dialects[dialectName]
 	if !ok {
-		return nil, fmt.Errorf("plan query on dataset %s: SQL dialect %q is not supported (supported: duckdb)", q.Dataset.Name, dialectName)
+		return nil, fmt.Errorf("plan query on dataset %s: SQL dialect %q is not supported (supported: %s)", q.Dataset.Name, dialectName, strings.Join(Dialects(), ", "))
 	}
-	w := &writer{ph: dl.placeholder()}
+	w := &writer{ph: dl.placeholder(), lit: dl.literal}
 	p := &Plan{q: q, dialect: dl}
 	outputs := q.Outputs()
 	pos := make(map[string]int, len(outputs)) // output name → 1-based position
@@ -163,6 +182,11 @@ func New(q *query.Query, dialectName string) (*Plan, error) {
 	}
 	w.s("\nLIMIT ", strconv.Itoa(q.Limit))
 
+	for i, m := range q.Metrics {
+		if dl.approximate(m) {
+			outputs[len(outputs)-len(q.Metrics)+i].Approximate = true
+		}
+	}
 	p.Stmt = store.Statement{SQL: w.sb.String(), Args: w.args, Output: outputs}
 	p.params = w.params
 	return p, nil
@@ -253,11 +277,13 @@ func (p *Plan) filter(w *writer, f *query.Filter, subject func(string) string) {
 }
 
 // writer accumulates SQL text and its arguments, remembering where each placeholder is.
+// With an empty placeholder it writes values as the dialect's escaped literals instead.
 type writer struct {
 	sb     strings.Builder
 	args   []any
 	params []int
 	ph     string
+	lit    func(any) string
 }
 
 func (w *writer) s(parts ...string) {
@@ -267,6 +293,10 @@ func (w *writer) s(parts ...string) {
 }
 
 func (w *writer) arg(v any) {
+	if w.ph == "" {
+		w.sb.WriteString(w.lit(v))
+		return
+	}
 	w.params = append(w.params, w.sb.Len())
 	w.sb.WriteString(w.ph)
 	w.args = append(w.args, v)
@@ -275,6 +305,9 @@ func (w *writer) arg(v any) {
 // Render is the statement with every argument inlined as an escaped literal, for Explain. It is
 // for people to read; stores always get the parameterised form.
 func Render(p *Plan) string {
+	if len(p.params) == 0 {
+		return p.Stmt.SQL
+	}
 	var b strings.Builder
 	sql, last := p.Stmt.SQL, 0
 	ph := len(p.dialect.placeholder())

@@ -117,37 +117,48 @@ var goldenCases = []struct {
 }
 
 // TestGolden compares each case's statement, arguments, output columns and rendering with
-// testdata/duckdb/<case>.sql; go test ./planner -update rewrites them.
+// testdata/<dialect>/<case>.sql for every registered dialect; go test ./planner -update
+// rewrites them.
 func TestGolden(t *testing.T) {
-	for _, tc := range goldenCases {
-		t.Run(tc.name, func(t *testing.T) {
-			q := resolve(t, tc.query, query.Options{Tenant: tc.tenant})
-			p, err := New(q, "duckdb")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n := strings.Count(p.Stmt.SQL, "?"); n != len(p.Stmt.Args) {
-				t.Fatalf("%d placeholders, %d args", n, len(p.Stmt.Args))
-			}
-			got := golden(tc.query, tc.tenant, p)
-			path := filepath.Join("testdata", "duckdb", tc.name+".sql")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	for _, name := range Dialects() {
+		for _, tc := range goldenCases {
+			t.Run(name+"/"+tc.name, func(t *testing.T) {
+				q := resolve(t, tc.query, query.Options{Tenant: tc.tenant})
+				p, err := New(q, name)
+				if err != nil {
 					t.Fatal(err)
 				}
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
+				if ph := dialects[name].placeholder(); ph != "" {
+					if n := strings.Count(p.Stmt.SQL, ph); n != len(p.Stmt.Args) {
+						t.Fatalf("%d placeholders, %d args", n, len(p.Stmt.Args))
+					}
+				} else if len(p.Stmt.Args) != 0 {
+					t.Fatalf("dialect %s takes no parameters but the statement has %d args", name, len(p.Stmt.Args))
 				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./planner -update)", err)
-			}
-			if got != string(want) {
-				t.Errorf("%s differs (go test ./planner -update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
-			}
-		})
+				checkGolden(t, filepath.Join("testdata", name, tc.name+".sql"), golden(tc.query, tc.tenant, p))
+			})
+		}
+	}
+}
+
+// checkGolden compares got with the file at path, or rewrites it under -update.
+func checkGolden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./planner -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (go test ./planner -update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }
 
@@ -182,7 +193,7 @@ func golden(js, tenant string, p *Plan) string {
 
 func TestUnknownDialect(t *testing.T) {
 	q := resolve(t, `{`+day+`, "metrics": [{"agg": "COUNT"}]}`, query.Options{})
-	if _, err := New(q, "pinot"); err == nil || !strings.Contains(err.Error(), `SQL dialect "pinot" is not supported`) {
+	if _, err := New(q, "oracle"); err == nil || !strings.Contains(err.Error(), `SQL dialect "oracle" is not supported`) {
 		t.Errorf("error %v", err)
 	}
 }

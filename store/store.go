@@ -139,6 +139,24 @@ type ResultColumn struct {
 type Result struct {
 	Columns []ResultColumn
 	Rows    [][]any
+	Meta    ResultMeta
+}
+
+// ResultMeta is what a backend reports about how it answered, beside the rows.
+type ResultMeta struct {
+	// Partial: some servers or shards did not answer (Pinot numServersResponded <
+	// numServersQueried, partialResult, or a server-side timeout that still returned rows).
+	Partial bool
+	// Trimmed: the backend dropped groups to bound its work (Pinot numGroupsLimitReached), so
+	// the groups and their aggregates may be incomplete: the answer is approximate.
+	Trimmed bool
+	// RowsScanned is the number of rows (documents) the backend read; -1 when unknown.
+	RowsScanned int64
+	// QueryID is the backend's id for the query (ClickHouse query_id, Pinot requestId).
+	QueryID string
+	// CompleteUpTo is the backend's own freshness bound (Pinot minConsumingFreshnessTimeMs):
+	// events before it are all visible. Zero when the backend does not report one.
+	CompleteUpTo time.Time
 }
 
 // Statement is SQL ready for a backend: text with positional parameters and the expected
