@@ -2,9 +2,11 @@ package e2e_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -277,6 +279,79 @@ func newRandomQuery(r *rand.Rand) randomQuery {
 	return rq
 }
 
+// newDashboardQuery is a random query with the dashboard features: filtered aggregates,
+// ratios, seriesLimit, compare and timeSeries. Metrics are the integer-valued ones (and
+// ratios of them), so rankings, orders and joins have no near-ties between evaluators.
+func newDashboardQuery(r *rand.Rand) randomQuery {
+	rq := newRandomQuery(r)
+	pb := rq.pb
+	pb.Metrics, pb.Having, pb.OrderBy = nil, nil, nil
+	var exact []metricSpec
+	for _, m := range metricPool {
+		if m.exact {
+			exact = append(exact, m)
+		}
+	}
+	perm := r.Perm(len(exact))
+	var names []string
+	for i := range 1 + r.IntN(3) {
+		m := exact[perm[i]]
+		pm := &olapgatev1.Metric{Agg: m.agg, Field: m.field}
+		if r.IntN(3) == 0 {
+			pm.Filter = randomFilter(r, 1)
+			pm.As = fmt.Sprintf("filtered %d", i)
+		}
+		pb.Metrics = append(pb.Metrics, pm)
+		names = append(names, metricName(pm))
+	}
+	if len(names) >= 2 && r.IntN(2) == 0 {
+		pb.Metrics = append(pb.Metrics, &olapgatev1.Metric{Ratio: []string{names[0], names[1]}, As: "rate"})
+		names = append(names, "rate")
+	}
+	if len(pb.GroupBy) > 0 && r.IntN(2) == 0 {
+		pb.SeriesLimit = int32(1 + r.IntN(3))
+	} else if r.IntN(4) == 0 {
+		pb.Having = &olapgatev1.Filter{Kind: &olapgatev1.Filter_Cmp{Cmp: &olapgatev1.Comparison{Field: names[0], Op: "GTE", Values: []*structpb.Value{num(float64(r.IntN(3)))}}}}
+	}
+	if r.IntN(3) == 0 {
+		pb.Compare = "previous_period"
+	}
+	if pb.Granularity != "" && r.IntN(3) == 0 {
+		pb.TimeSeries = true
+		pb.Limit = 0
+	} else {
+		keys := append(append([]string(nil), names...), pb.GroupBy...)
+		if pb.Granularity != "" {
+			keys = append(keys, "__time")
+		}
+		r.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+		for _, k := range keys[:r.IntN(min(len(keys), 2)+1)] {
+			pb.OrderBy = append(pb.OrderBy, &olapgatev1.OrderBy{By: k, Desc: r.IntN(2) == 0})
+		}
+	}
+	return rq
+}
+
+// resolveDashboard resolves a dashboard query, dropping compare and then timeSeries when the
+// random range does not allow them (a range that is not a whole number of buckets, more
+// buckets than the limit).
+func resolveDashboard(pb *olapgatev1.Query, d *dataset.Dataset, o query.Options) (*query.Query, error) {
+	for {
+		q, err := query.FromProto(pb, d, o)
+		var qe *query.Error
+		switch {
+		case err == nil:
+			return q, nil
+		case errors.As(err, &qe) && qe.Field == "compare":
+			pb.Compare = ""
+		case errors.As(err, &qe) && qe.Field == "timeSeries":
+			pb.TimeSeries = false
+		default:
+			return nil, err
+		}
+	}
+}
+
 // metricName is the default output name (query's rules, restated).
 func metricName(m *olapgatev1.Metric) string {
 	if m.As != "" {
@@ -351,6 +426,53 @@ func TestPlannerAgainstReference(t *testing.T) {
 						t.Fatalf("%s: run (inline %v): %v\n%s", what, inline, err, planner.Render(p))
 					}
 					compareAnswers(t, fmt.Sprintf("%s (inline %v)\n%s", what, inline, planner.Render(p)), q, d, rows, want, got)
+				}
+			}
+			seen := map[string]int{}
+			defer func() {
+				// The generator must keep exercising every feature, not fall back to plain queries.
+				for _, f := range []string{"seriesLimit", "compare", "timeSeries", "filtered", "ratio", "filled"} {
+					if seen[f] == 0 {
+						t.Errorf("no dashboard query compared with %s (%v)", f, seen)
+					}
+				}
+				t.Logf("dashboard features compared: %v", seen)
+			}()
+			for i := range 80 {
+				rq := newDashboardQuery(r)
+				q, err := resolveDashboard(rq.pb, d, query.Options{Now: time.Now(), Tenant: rq.tenant})
+				raw, _ := protojson.Marshal(rq.pb)
+				what := fmt.Sprintf("dashboard query %d (tenant %q): %s", i, rq.tenant, raw)
+				if err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+				p, err := planner.New(q, st.Dialect())
+				if err != nil {
+					t.Fatalf("%s: plan: %v", what, err)
+				}
+				want, werr := refeval.Eval(q, d, rows)
+				got, gerr := p.Execute(ctx, st)
+				switch {
+				case werr != nil && gerr != nil:
+					// Both refuse (a filled answer over the limit): the planner's error must say why.
+					var qe *query.Error
+					if !errors.As(gerr, &qe) {
+						t.Fatalf("%s: refeval: %v; execute: %v (want a *query.Error)", what, werr, gerr)
+					}
+					continue
+				case werr != nil:
+					t.Fatalf("%s: refeval: %v", what, werr)
+				case gerr != nil:
+					t.Fatalf("%s: execute: %v\n%s", what, gerr, planner.Render(p))
+				}
+				compareAnswers(t, what+"\n"+planner.Render(p), q, d, rows, want, got)
+				for f, on := range map[string]bool{"seriesLimit": q.SeriesLimit > 0, "compare": q.ComparePrevious,
+					"timeSeries": q.TimeSeries, "filled": q.TimeSeries && len(got.Rows) > 0,
+					"filtered": slices.ContainsFunc(q.Metrics, func(m query.Metric) bool { return m.Filter != nil }),
+					"ratio":    slices.ContainsFunc(q.Metrics, func(m query.Metric) bool { return m.Agg == query.Ratio })} {
+					if on {
+						seen[f]++
+					}
 				}
 			}
 		})

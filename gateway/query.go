@@ -101,11 +101,8 @@ func (g *Gateway) run(ctx context.Context, pb *olapgatev1.Query) (*answer, error
 	defer cancel()
 	execStart := time.Now()
 	res, coalesced, err := g.inflight.do(ctx, key, timeout, func(ctx context.Context) (*store.Result, error) {
-		res, err := g.store.Query(ctx, p.Stmt)
-		if err == nil {
-			// Finish once, inside the shared execution: every waiter then only reads res.
-			err = p.Finish(res)
-		}
+		// Executed (and finished) once, inside the shared execution: every waiter only reads res.
+		res, err := p.Execute(ctx, g.store)
 		if err == nil {
 			g.cache.put(key, res, execStart)
 		}
@@ -129,11 +126,14 @@ func (g *Gateway) newAnswer(q *query.Query, res *store.Result, exec time.Duratio
 	for _, c := range res.Columns {
 		approx = approx || c.Approximate
 	}
+	// Trimmed groups make every aggregate of the answer an estimate.
+	approx = approx || res.Meta.Trimmed
 	return &answer{q: q, result: res, stats: &olapgatev1.QueryStats{
 		Backend:     q.Dataset.Backend,
 		TimeRange:   resolvedRange(q),
 		ExecMs:      exec.Milliseconds(),
 		Approximate: approx,
+		Partial:     res.Meta.Partial,
 		RowCount:    int64(len(res.Rows)),
 		TimeZone:    q.Location.String(),
 	}}
@@ -181,7 +181,7 @@ func (g *Gateway) Explain(ctx context.Context, req *olapgatev1.ExplainRequest) (
 	}
 	out := &olapgatev1.ExplainResponse{
 		Backend:   q.Dataset.Backend,
-		Sql:       planner.Render(p),
+		Sql:       planner.Explain(p),
 		TimeRange: resolvedRange(q),
 		Cache:     g.cacheDecision(q, req.GetQuery().GetOptions()),
 		Rollup:    "none",

@@ -98,53 +98,114 @@ func Dialects() []string {
 
 // New plans q for a store's dialect (store.Store.Dialect).
 // (Not func Plan: Go cannot have a function and a type of one name in a package.)
+//
+// A query with SeriesLimit runs in two steps: Stmt ranks the series, and the main statement,
+// built by Execute from the ranking's answer, tags each row with its series (a CASE over the
+// top group values) so every other row folds into the "other" series on the backend, whatever
+// the aggregate. ComparePrevious adds a statement over the previous period of the same shape.
 func New(q *query.Query, dialectName string) (*Plan, error) {
 	dl, ok := dialects[dialectName]
 	if !ok {
 		return nil, fmt.Errorf("plan query on dataset %s: SQL dialect %q is not supported (supported: %s)", q.Dataset.Name, dialectName, strings.Join(Dialects(), ", "))
 	}
-	w := &writer{ph: dl.placeholder(), lit: dl.literal}
 	p := &Plan{q: q, dialect: dl}
-	outputs := q.Outputs()
-	pos := make(map[string]int, len(outputs)) // output name → 1-based position
-	for i, o := range outputs {
-		pos[o.Name] = i + 1
+	var err error
+	switch {
+	case q.SeriesLimit > 0:
+		p.Stmt, p.params, err = build(q, dl, spec{rank: true, start: q.Start, end: q.End, limit: q.SeriesLimit})
+	default:
+		p.Stmt, p.params, err = build(q, dl, spec{start: q.Start, end: q.End, limit: q.Limit, order: true, having: true})
+		if q.TimeSeries {
+			// One more row than the limit tells a full answer from one that does not fit.
+			p.Stmt, p.params, err = build(q, dl, spec{start: q.Start, end: q.End, limit: q.Limit + 1, having: true})
+		}
 	}
+	if err != nil {
+		return nil, fmt.Errorf("plan query on dataset %s: %w", q.Dataset.Name, err)
+	}
+	return p, nil
+}
+
+// spec says which statement of a query to build.
+type spec struct {
+	start, end time.Time
+	limit      int
+	// order: ORDER BY the requested keys and the tiebreak; without it rows come in any order
+	// and the caller orders them.
+	order, having bool
+	// rank: the series ranking statement: group-by columns and the first metric, ordered by it.
+	rank bool
+	// series: tag rows with their index in top (-1: the other series) instead of grouping by
+	// the group-by columns.
+	series bool
+	top    [][]any
+}
+
+// build writes one SELECT of the query.
+func build(q *query.Query, dl dialect, sp spec) (store.Statement, []int, error) {
+	w := &writer{ph: dl.placeholder(), lit: dl.literal}
+	b := &builder{w: w, q: q, dl: dl}
+	var outputs []store.ResultColumn
 
 	w.s("SELECT ")
 	sep := ""
 	next := func() { w.s(sep); sep = ",\n       " }
 	timeCol := dl.ident(q.Dataset.TimeColumn)
-	if !q.Granularity.IsZero() {
+	groups := 0
+	if !q.Granularity.IsZero() && !sp.rank {
 		next()
-		if err := dl.bucket(w, q, timeCol); err != nil {
-			return nil, fmt.Errorf("plan query on dataset %s: %w", q.Dataset.Name, err)
+		bq := q
+		if !sp.start.Equal(q.Start) || !sp.end.Equal(q.End) {
+			// Zone offsets are rendered for the statement's own range (the previous period's).
+			c := *q
+			c.Start, c.End = sp.start, sp.end
+			bq = &c
+		}
+		if err := dl.bucket(w, bq, timeCol); err != nil {
+			return store.Statement{}, nil, err
 		}
 		w.s(" AS ", dl.ident(query.TimeColumn))
+		outputs = append(outputs, store.ResultColumn{Name: query.TimeColumn, Type: store.TypeTimestamp})
+		groups++
 	}
-	for _, c := range q.GroupBy {
+	if sp.series {
 		next()
-		w.s(dl.ident(c.Name))
+		b.seriesCase(sp.top)
+		w.s(" AS ", dl.ident(seriesColumn))
+		outputs = append(outputs, store.ResultColumn{Name: seriesColumn, Type: store.TypeInt64})
+		groups++
+	} else {
+		for _, c := range q.GroupBy {
+			next()
+			w.s(dl.ident(c.Name))
+			outputs = append(outputs, store.ResultColumn{Name: c.Name, Type: query.ColumnType(c.Type)})
+			groups++
+		}
 	}
-	for i, m := range q.Metrics {
+	metrics := q.Metrics
+	if sp.rank {
+		metrics = metrics[:1]
+	}
+	for i, m := range metrics {
 		next()
-		w.s(dl.agg(m, metricCol(dl, m)), " AS ", dl.ident(metricAlias(i)))
+		b.metric(i)
+		w.s(" AS ", dl.ident(metricAlias(i)))
+		o := m.Output()
+		o.Approximate = q.Approximate(i) || dl.approximate(m) ||
+			(m.Agg == query.Ratio && (dl.approximate(q.Metrics[m.Ratio[0]]) || dl.approximate(q.Metrics[m.Ratio[1]])))
+		outputs = append(outputs, o)
 	}
 
 	w.s("\nFROM ", dl.table(q))
 	w.s("\nWHERE ", timeCol, " >= ")
-	w.arg(q.Start)
+	w.arg(sp.start)
 	w.s(" AND ", timeCol, " < ")
-	w.arg(q.End)
+	w.arg(sp.end)
 	if q.Filter != nil {
 		w.s("\n  AND ")
-		p.filter(w, q.Filter, func(name string) string { return dl.ident(name) })
+		b.filter(q.Filter, b.column)
 	}
 
-	groups := len(q.GroupBy)
-	if !q.Granularity.IsZero() {
-		groups++
-	}
 	if groups > 0 {
 		w.s("\nGROUP BY ")
 		for i := 1; i <= groups; i++ {
@@ -154,20 +215,31 @@ func New(q *query.Query, dialectName string) (*Plan, error) {
 			w.s(strconv.Itoa(i))
 		}
 	}
-	if q.Having != nil {
-		metrics := make(map[string]query.Metric, len(q.Metrics))
-		for _, m := range q.Metrics {
-			metrics[m.Name] = m
+	if sp.having && q.Having != nil {
+		index := make(map[string]int, len(q.Metrics))
+		for i, m := range q.Metrics {
+			index[m.Name] = i
 		}
 		w.s("\nHAVING ")
 		// Repeat the aggregate rather than use the alias: aliases in HAVING are not portable.
-		p.filter(w, q.Having, func(name string) string {
-			m := metrics[name]
-			return dl.agg(m, metricCol(dl, m))
-		})
+		b.filter(q.Having, func(name string) { b.metric(index[name]) })
 	}
 
-	if keys := orderKeys(q); len(keys) > 0 {
+	pos := make(map[string]int, len(outputs)) // output name → 1-based position
+	for i, o := range outputs {
+		pos[o.Name] = i + 1
+	}
+	var keys []query.Order
+	switch {
+	case sp.rank:
+		keys = append(keys, query.Order{By: q.Metrics[0].Name, Desc: true})
+		for _, c := range q.GroupBy {
+			keys = append(keys, query.Order{By: c.Name})
+		}
+	case sp.order:
+		keys = orderKeys(q)
+	}
+	if len(keys) > 0 {
 		w.s("\nORDER BY ")
 		for i, k := range keys {
 			if i > 0 {
@@ -180,16 +252,94 @@ func New(q *query.Query, dialectName string) (*Plan, error) {
 			w.s(strconv.Itoa(pos[k.By]), dir, " NULLS LAST")
 		}
 	}
-	w.s("\nLIMIT ", strconv.Itoa(q.Limit))
+	w.s("\nLIMIT ", strconv.Itoa(sp.limit))
+	return store.Statement{SQL: w.sb.String(), Args: w.args, Output: outputs}, w.params, nil
+}
 
-	for i, m := range q.Metrics {
-		if dl.approximate(m) {
-			outputs[len(outputs)-len(q.Metrics)+i].Approximate = true
+// seriesColumn is the series index column of a seriesLimit statement (-1: other).
+const seriesColumn = "__series"
+
+// builder writes the parts of a statement that refer to the query.
+type builder struct {
+	w  *writer
+	q  *query.Query
+	dl dialect
+}
+
+func (b *builder) column(name string) { b.w.s(b.dl.ident(name)) }
+
+// metric writes metric i's expression: the aggregate, restricted by its filter, or a ratio.
+func (b *builder) metric(i int) {
+	m := b.q.Metrics[i]
+	if m.Agg == query.Ratio {
+		num, den := func() { b.metric(m.Ratio[0]) }, func() { b.metric(m.Ratio[1]) }
+		if r, ok := b.dl.(ratioer); ok {
+			r.ratio(b.w, num, den)
+			return
 		}
+		// Both parts as DOUBLE, so integer division never happens and 0 becomes null.
+		b.w.s("(CAST(")
+		num()
+		b.w.s(" AS DOUBLE) / NULLIF(CAST(")
+		den()
+		b.w.s(" AS DOUBLE), 0))")
+		return
 	}
-	p.Stmt = store.Statement{SQL: w.sb.String(), Args: w.args, Output: outputs}
-	p.params = w.params
-	return p, nil
+	col := metricCol(b.dl, m)
+	if m.Filter == nil {
+		b.w.s(b.dl.agg(m, col))
+		return
+	}
+	// A filtered aggregate aggregates CASE WHEN <filter> THEN <field> END: rows the filter
+	// does not select (false or unknown) give null, which every aggregate but COUNT(*) skips,
+	// and COUNT(*) becomes COUNT(CASE WHEN <filter> THEN 1 END). Unlike FILTER (WHERE ...),
+	// this works inside any wrapper a dialect puts around the aggregate, on every backend.
+	if col == "" {
+		col = "1"
+	}
+	pre, post, ok := strings.Cut(b.dl.agg(m, argSentinel), argSentinel)
+	if !ok || strings.Contains(post, argSentinel) {
+		panic(fmt.Sprintf("planner: dialect's %s form must use its argument exactly once", m.Agg))
+	}
+	b.w.s(pre, "CASE WHEN ")
+	b.filter(m.Filter, b.column)
+	b.w.s(" THEN ", col, " END", post)
+}
+
+// argSentinel stands for an aggregate's argument while a filtered aggregate is written.
+const argSentinel = "\x00arg\x00"
+
+// ratioer is implemented by dialects with their own form of a ratio.
+type ratioer interface {
+	ratio(w *writer, num, den func())
+}
+
+// seriesCase writes CASE WHEN <row is in top[0]> THEN 0 ... ELSE -1 END. A group value that
+// is null is matched with IS NULL; a comparison with a null field is unknown and falls
+// through, so every row lands in exactly one branch.
+func (b *builder) seriesCase(top [][]any) {
+	w := b.w
+	if len(top) == 0 {
+		w.s("-1") // no series at all: CASE needs a WHEN
+		return
+	}
+	w.s("CASE")
+	for i, vals := range top {
+		w.s(" WHEN ")
+		for j, c := range b.q.GroupBy {
+			if j > 0 {
+				w.s(" AND ")
+			}
+			if vals[j] == nil {
+				w.s(b.dl.ident(c.Name), " IS NULL")
+				continue
+			}
+			w.s(b.dl.ident(c.Name), " = ")
+			w.arg(vals[j])
+		}
+		w.s(" THEN ", strconv.Itoa(i))
+	}
+	w.s(" ELSE -1 END")
 }
 
 // orderKeys is the requested order followed by the tiebreak: __time, then group-by columns.
@@ -223,8 +373,9 @@ var cmpOps = map[query.Op]string{
 	query.EQ: " = ", query.NEQ: " <> ", query.LT: " < ", query.LTE: " <= ", query.GT: " > ", query.GTE: " >= ",
 }
 
-// filter writes a filter tree; subject renders what a comparison's Field names.
-func (p *Plan) filter(w *writer, f *query.Filter, subject func(string) string) {
+// filter writes a filter tree; subject writes what a comparison's Field names.
+func (b *builder) filter(f *query.Filter, subject func(string)) {
+	w := b.w
 	switch f.Kind {
 	case query.And, query.Or:
 		op := " AND "
@@ -236,23 +387,23 @@ func (p *Plan) filter(w *writer, f *query.Filter, subject func(string) string) {
 			if i > 0 {
 				w.s(op)
 			}
-			p.filter(w, sub, subject)
+			b.filter(sub, subject)
 		}
 		w.s(")")
 		return
 	case query.Not:
 		w.s("NOT (")
-		p.filter(w, f.Filters[0], subject)
+		b.filter(f.Filters[0], subject)
 		w.s(")")
 		return
 	}
-	x := subject(f.Field)
 	switch f.Op {
 	case query.EQ, query.NEQ, query.LT, query.LTE, query.GT, query.GTE:
-		w.s(x, cmpOps[f.Op])
+		subject(f.Field)
+		w.s(cmpOps[f.Op])
 		w.arg(f.Values[0])
 	case query.IN, query.NotIn:
-		w.s(x)
+		subject(f.Field)
 		if f.Op == query.NotIn {
 			w.s(" NOT")
 		}
@@ -265,14 +416,17 @@ func (p *Plan) filter(w *writer, f *query.Filter, subject func(string) string) {
 		}
 		w.s(")")
 	case query.Between:
-		w.s(x, " BETWEEN ")
+		subject(f.Field)
+		w.s(" BETWEEN ")
 		w.arg(f.Values[0])
 		w.s(" AND ")
 		w.arg(f.Values[1])
 	case query.Contains:
-		p.dialect.contains(w, x, f.Values[0])
+		// Only row filters use CONTAINS (string columns), so the subject is a column.
+		b.dl.contains(w, b.dl.ident(f.Field), f.Values[0])
 	case query.IsNull:
-		w.s(x, " IS NULL")
+		subject(f.Field)
+		w.s(" IS NULL")
 	}
 }
 
@@ -304,27 +458,30 @@ func (w *writer) arg(v any) {
 
 // Render is the statement with every argument inlined as an escaped literal, for Explain. It is
 // for people to read; stores always get the parameterised form.
-func Render(p *Plan) string {
-	if len(p.params) == 0 {
-		return p.Stmt.SQL
+func Render(p *Plan) string { return render(p.dialect, p.Stmt, p.params) }
+
+func render(dl dialect, st store.Statement, params []int) string {
+	if len(params) == 0 {
+		return st.SQL
 	}
 	var b strings.Builder
-	sql, last := p.Stmt.SQL, 0
-	ph := len(p.dialect.placeholder())
-	for i, at := range p.params {
+	sql, last := st.SQL, 0
+	ph := len(dl.placeholder())
+	for i, at := range params {
 		b.WriteString(sql[last:at])
-		b.WriteString(p.dialect.literal(p.Stmt.Args[i]))
+		b.WriteString(dl.literal(st.Args[i]))
 		last = at + ph
 	}
 	b.WriteString(sql[last:])
 	return b.String()
 }
 
-// Finish completes a store's answer: columns named and typed as planned, every timestamp in
+// Finish completes the answer to Stmt: columns named and typed as planned, every timestamp in
 // the query's zone, calendar buckets turned from wall-clock midnights into instants. Stores
 // return TIMESTAMP values as UTC time.Time.
-func (p *Plan) Finish(r *store.Result) error {
-	out := p.Stmt.Output
+func (p *Plan) Finish(r *store.Result) error { return p.finish(r, p.Stmt.Output) }
+
+func (p *Plan) finish(r *store.Result, out []store.ResultColumn) error {
 	if len(r.Columns) != len(out) {
 		return fmt.Errorf("finish query on dataset %s: store returned %d columns, planned %d", p.q.Dataset.Name, len(r.Columns), len(out))
 	}
@@ -346,7 +503,7 @@ func (p *Plan) Finish(r *store.Result) error {
 			if !ok {
 				continue
 			}
-			if j == 0 && calendar {
+			if calendar && out[j].Name == query.TimeColumn {
 				u := t.UTC()
 				row[j] = time.Date(u.Year(), u.Month(), u.Day(), u.Hour(), u.Minute(), u.Second(), u.Nanosecond(), loc)
 			} else {

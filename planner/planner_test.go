@@ -105,6 +105,18 @@ var goldenCases = []struct {
 	{"zone_dst_w", `{"timeRange": {"start": "2026-01-01T00:00:00Z", "end": "2027-01-01T00:00:00Z"}, "granularity": "1w", "timeZone": "America/New_York", "metrics": [{"agg": "COUNT"}]}`, ""},
 	{"tenant", `{` + day + `, "metrics": [{"agg": "COUNT"}], "filter": {"cmp": {"field": "color", "op": "EQ", "values": ["red"]}}}`, "acme"},
 	{"tenant_only", `{` + day + `, "metrics": [{"agg": "COUNT"}]}`, "it's \"acme\""},
+	{"filtered_ratio", `{` + day + `, "groupBy": ["campaign"], "metrics": [{"agg": "COUNT"},
+		{"agg": "COUNT", "filter": {"cmp": {"field": "color", "op": "EQ", "values": ["red"]}}, "as": "reds"},
+		{"agg": "SUM", "field": "qty", "filter": {"not": {"cmp": {"field": "slot", "op": "IN", "values": [1, 2]}}}, "as": "qty_off_slot"},
+		{"agg": "PERCENTILE", "field": "price", "p": 0.9, "filter": {"cmp": {"field": "mobile", "op": "EQ", "values": [true]}}, "as": "p90_mobile"},
+		{"ratio": ["reds", "count"], "as": "red_share"}],
+		"having": {"cmp": {"field": "red_share", "op": "GT", "values": [0.1]}}, "orderBy": [{"by": "red_share", "desc": true}]}`, ""},
+	{"series_limit", `{` + day + `, "granularity": "1h", "groupBy": ["campaign", "slot"], "metrics": [{"agg": "SUM", "field": "price", "as": "revenue"}, {"agg": "COUNT"}], "seriesLimit": 3}`, "acme"},
+	{"compare", `{` + day + `, "granularity": "6h", "groupBy": ["color"], "metrics": [{"agg": "COUNT"}, {"agg": "AVG", "field": "price"}], "compare": "previous_period", "limit": 50}`, ""},
+	{"time_series", `{` + day + `, "granularity": "1h", "timeZone": "Asia/Kolkata", "groupBy": ["mobile"], "metrics": [{"agg": "COUNT"}], "timeSeries": true}`, ""},
+	{"dashboard_all", `{` + fallBack + `, "granularity": "1d", "timeZone": "America/New_York", "groupBy": ["campaign"],
+		"metrics": [{"agg": "COUNT", "filter": {"cmp": {"field": "price", "op": "GTE", "values": [100]}}, "as": "big"}, {"agg": "COUNT"}, {"ratio": ["big", "count"], "as": "big_share"}],
+		"seriesLimit": 2, "compare": "previous_period", "timeSeries": true}`, ""},
 	{"design_example", `{"dataset": "clicks",
 	 "timeRange": {"start": "2026-11-22T00:00:00Z", "end": "2026-11-23T00:00:00Z"},
 	 "granularity": "1h",
@@ -187,7 +199,11 @@ func golden(js, tenant string, p *Plan) string {
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("\n-- rendered:\n" + Render(p) + ";\n")
+	if ex := Explain(p); ex != Render(p) {
+		b.WriteString("\n-- explained:\n" + ex)
+	} else {
+		b.WriteString("\n-- rendered:\n" + ex + ";\n")
+	}
 	return b.String()
 }
 

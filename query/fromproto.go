@@ -95,6 +95,7 @@ func FromProto(pb *olapgatev1.Query, d *dataset.Dataset, o Options) (*Query, err
 		return nil, errf("metrics", "%d metrics: at most %d", len(pb.GetMetrics()), MaxMetrics)
 	}
 	metricType := map[string]dataset.Type{}
+	metricIndex := map[string]int{}
 	for i, pm := range pb.GetMetrics() {
 		path := fmt.Sprintf("metrics[%d]", i)
 		m, err := v.metric(path, pm)
@@ -106,7 +107,25 @@ func FromProto(pb *olapgatev1.Query, d *dataset.Dataset, o Options) (*Query, err
 		}
 		outputs[m.Name] = true
 		metricType[m.Name] = fieldType(m.Type)
+		metricIndex[m.Name] = i
 		q.Metrics = append(q.Metrics, m)
+	}
+	// Ratios name other metrics, which may come after them.
+	for i, pm := range pb.GetMetrics() {
+		if q.Metrics[i].Agg != Ratio {
+			continue
+		}
+		for j, name := range pm.GetRatio() {
+			path := fmt.Sprintf("metrics[%d].ratio[%d]", i, j)
+			k, ok := metricIndex[name]
+			if !ok {
+				return nil, errf(path, "unknown metric %q (a ratio divides two metric output names: %s)", name, strings.Join(metricNames(q), ", "))
+			}
+			if q.Metrics[k].Agg == Ratio {
+				return nil, errf(path, "%q is itself a ratio; ratios divide plain metrics", name)
+			}
+			q.Metrics[i].Ratio[j] = k
+		}
 	}
 
 	if pb.GetFilter() != nil {
@@ -146,10 +165,73 @@ func FromProto(pb *olapgatev1.Query, d *dataset.Dataset, o Options) (*Query, err
 		q.Limit = l
 	}
 
+	q.MaxRows = lim.MaxLimit
+	if err := dashboard(pb, q, lim); err != nil {
+		return nil, err
+	}
 	if q.Hints, err = hints(pb.GetOptions()); err != nil {
 		return nil, err
 	}
 	return q, nil
+}
+
+// MaxSeriesLimit bounds seriesLimit: a chart with more series is unreadable, and the series
+// are matched by one CASE branch each.
+const MaxSeriesLimit = 100
+
+// dashboard validates the chart-shaping options: seriesLimit, compare, timeSeries.
+func dashboard(pb *olapgatev1.Query, q *Query, lim Limits) error {
+	switch n := int(pb.GetSeriesLimit()); {
+	case n < 0:
+		return errf("seriesLimit", "%d is negative", n)
+	case n > MaxSeriesLimit:
+		return errf("seriesLimit", "%d is over the maximum %d", n, MaxSeriesLimit)
+	case n > 0:
+		if len(q.GroupBy) == 0 {
+			return errf("seriesLimit", "needs groupBy: series are group-by value combinations")
+		}
+		if q.Having != nil {
+			return errf("having", "not supported with seriesLimit (the other series has no single group to test)")
+		}
+		q.SeriesLimit = n
+	}
+	switch c := strings.ToLower(strings.TrimSpace(pb.GetCompare())); c {
+	case "":
+	case "previous_period":
+		q.ComparePrevious = true
+		// The previous period must be as valid as the current one (range, zone spans).
+		ps, pe := q.PreviousPeriod()
+		if _, err := checkTime(ps); err != nil {
+			return errf("compare", "previous period starts at %s", err.Error())
+		}
+		if d := q.End.Sub(q.Start); !q.Granularity.IsZero() && d%q.Granularity.Step() != 0 {
+			return errf("compare", "the range (%s) is not a whole number of %s buckets, so its buckets cannot be matched with the previous period's", d, q.Granularity)
+		}
+		if !q.Granularity.IsZero() && q.Location != time.UTC {
+			if _, err := ZoneSpans(q.Location, ps, pe, MaxZoneChanges); err != nil {
+				return errf("compare", "previous period: %s; narrow the range", err.Error())
+			}
+		}
+	default:
+		return errf("compare", "%q: want previous_period", pb.GetCompare())
+	}
+	if pb.GetTimeSeries() {
+		if q.Granularity.IsZero() {
+			return errf("timeSeries", "needs a granularity (the buckets to fill)")
+		}
+		if len(q.OrderBy) > 0 {
+			return errf("orderBy", "not supported with timeSeries (rows are ordered by series, then time)")
+		}
+		if pb.GetLimit() == 0 {
+			// A series answer is all of its buckets: the default is the maximum, not a cut.
+			q.Limit = lim.MaxLimit
+		}
+		if n := len(q.Buckets(q.Limit)); n > q.Limit {
+			return errf("timeSeries", "the range has more %s buckets than the limit %d; coarsen the granularity, narrow the range or raise the limit", q.Granularity, q.Limit)
+		}
+		q.TimeSeries = true
+	}
+	return nil
 }
 
 func resolveRange(tr *olapgatev1.TimeRange, now time.Time, lim Limits) (start, end time.Time, err error) {
@@ -210,8 +292,11 @@ func (v *validator) column(path, name string) (dataset.Column, error) {
 }
 
 func (v *validator) metric(path string, pm *olapgatev1.Metric) (Metric, error) {
+	if len(pm.GetRatio()) > 0 || strings.EqualFold(strings.TrimSpace(pm.GetAgg()), "RATIO") {
+		return v.ratio(path, pm)
+	}
 	agg, ok := aggByName[strings.ToUpper(strings.TrimSpace(pm.GetAgg()))]
-	if !ok {
+	if !ok || agg == Ratio {
 		names := make([]string, 0, len(aggNames))
 		for a := Count; a <= ApproxPercentile; a++ {
 			names = append(names, a.String())
@@ -260,20 +345,61 @@ func (v *validator) metric(path string, pm *olapgatev1.Metric) (Metric, error) {
 	} else if pm.GetP() != 0 {
 		return Metric{}, errf(path+".p", "only PERCENTILE and APPROX_PERCENTILE take p")
 	}
+	if pm.GetFilter() != nil {
+		f, err := v.filter(path+".filter", pm.GetFilter(), 0, v.rowField)
+		if err != nil {
+			return Metric{}, err
+		}
+		m.Filter = f
+	}
 	if as := pm.GetAs(); as != "" {
-		switch {
-		case !utf8.ValidString(as):
-			return Metric{}, errf(path+".as", "%q is not valid UTF-8", as)
-		case len(as) > maxNameBytes:
-			return Metric{}, errf(path+".as", "longer than %d bytes", maxNameBytes)
-		case strings.HasPrefix(as, "__"):
-			return Metric{}, errf(path+".as", "%q: names starting with __ are reserved", as)
+		if err := checkName(path+".as", as); err != nil {
+			return Metric{}, err
 		}
 		m.Name = as
 	} else {
+		if m.Filter != nil {
+			return Metric{}, errf(path+".as", "required for a filtered aggregation (its default name would clash with the unfiltered one)")
+		}
 		m.Name = defaultName(m)
 	}
 	return m, nil
+}
+
+// ratio validates a ratio metric; its operands are resolved once every metric is known.
+func (v *validator) ratio(path string, pm *olapgatev1.Metric) (Metric, error) {
+	switch {
+	case pm.GetAgg() != "" && !strings.EqualFold(strings.TrimSpace(pm.GetAgg()), "RATIO"):
+		return Metric{}, errf(path+".agg", "a ratio takes no agg (it divides two other metrics)")
+	case len(pm.GetRatio()) != 2:
+		return Metric{}, errf(path+".ratio", "needs 2 metric names (numerator, denominator), got %d", len(pm.GetRatio()))
+	case pm.GetField() != "":
+		return Metric{}, errf(path+".field", "a ratio takes no field")
+	case pm.GetP() != 0:
+		return Metric{}, errf(path+".p", "a ratio takes no p")
+	case pm.GetFilter() != nil:
+		return Metric{}, errf(path+".filter", "a ratio takes no filter; filter its operands")
+	case pm.GetAs() == "":
+		return Metric{}, errf(path+".as", "required for a ratio, e.g. \"error_rate\"")
+	}
+	if err := checkName(path+".as", pm.GetAs()); err != nil {
+		return Metric{}, err
+	}
+	return Metric{Agg: Ratio, Name: pm.GetAs(), Type: store.TypeDouble}, nil
+}
+
+func checkName(path, as string) error {
+	switch {
+	case !utf8.ValidString(as):
+		return errf(path, "%q is not valid UTF-8", as)
+	case len(as) > maxNameBytes:
+		return errf(path, "longer than %d bytes", maxNameBytes)
+	case strings.HasPrefix(as, "__"):
+		return errf(path, "%q: names starting with __ are reserved", as)
+	case strings.HasSuffix(as, PrevSuffix):
+		return errf(path, "%q: names ending in %s are reserved for compare", as, PrevSuffix)
+	}
+	return nil
 }
 
 // defaultName names a metric without `as`: count, sum_price, p99_price, p99_9_price, ...

@@ -88,6 +88,24 @@ type Query struct {
 	OrderBy []Order
 	// Limit is the resolved row limit, >= 1.
 	Limit int
+	// MaxRows is Limits.MaxLimit: the most rows any statement of the query may bring back
+	// (series, previous period, time-series fill), beyond which the query fails.
+	MaxRows int
+	// SeriesLimit keeps the top SeriesLimit series (group-by value combinations, ranked by the
+	// first metric over the whole range, descending, nulls last, ties by group values
+	// ascending) and folds every other row into the series Other; 0: off. Group-by output
+	// columns are then STRING: values in their canonical text (FormatValue), null stays null.
+	SeriesLimit int
+	// ComparePrevious adds <metric>__prev columns: the same aggregate over the range moved
+	// back by its length (PreviousPeriod), matched to the current row by group values and by
+	// bucket moved by the same shift. A group or bucket absent from the previous period gets
+	// the aggregate over no rows: 0 for COUNT-like metrics, null for the others.
+	ComparePrevious bool
+	// TimeSeries fills the answer for charts: every series (group) has a row for every bucket
+	// of the range (Buckets), rows ordered by series then __time; a filled bucket's COUNT-like
+	// metrics and SUMs are 0, the others null. Needs a granularity; excludes OrderBy. The
+	// filled answer must fit in Limit, or the query fails (never truncated silently).
+	TimeSeries bool
 	// Hints tune execution; they do not change the answer and are not in Key.
 	Hints Hints
 }
@@ -169,17 +187,30 @@ const (
 	ApproxCountDistinct
 	Percentile
 	ApproxPercentile
+	// Ratio is Metric.Ratio[0] / Metric.Ratio[1] (two other metrics' outputs), a DOUBLE; null
+	// when either is null or the denominator is 0.
+	Ratio
 )
+
+// Other is the group value of the series that holds every series past SeriesLimit.
+const Other = "__other__"
+
+// PrevSuffix names the previous period's column of a metric: <name>__prev.
+const PrevSuffix = "__prev"
 
 var aggNames = map[Agg]string{
 	Count: "COUNT", Sum: "SUM", Avg: "AVG", Min: "MIN", Max: "MAX", CountDistinct: "COUNT_DISTINCT",
 	ApproxCountDistinct: "APPROX_COUNT_DISTINCT", Percentile: "PERCENTILE", ApproxPercentile: "APPROX_PERCENTILE",
+	Ratio: "RATIO",
 }
 
 func (a Agg) String() string { return aggNames[a] }
 
 // Approximate reports whether the backend may answer with an estimate.
 func (a Agg) Approximate() bool { return a == ApproxCountDistinct || a == ApproxPercentile }
+
+// CountLike reports whether the aggregate over no rows is 0 (not null).
+func (a Agg) CountLike() bool { return a == Count || a == CountDistinct || a == ApproxCountDistinct }
 
 // Metric is one aggregate output column.
 type Metric struct {
@@ -192,11 +223,24 @@ type Metric struct {
 	Name string
 	// Type is the output column type.
 	Type store.ColumnType
+	// Filter restricts the rows this metric aggregates (within the query's rows); nil: all.
+	Filter *Filter
+	// Ratio holds the indexes in Query.Metrics of the numerator and denominator of a Ratio.
+	Ratio [2]int
 }
 
 // Output describes the metric's result column.
 func (m Metric) Output() store.ResultColumn {
 	return store.ResultColumn{Name: m.Name, Type: m.Type, Approximate: m.Agg.Approximate()}
+}
+
+// Approximate reports whether metric i may be an estimate (a ratio is when either part is).
+func (q *Query) Approximate(i int) bool {
+	m := q.Metrics[i]
+	if m.Agg == Ratio {
+		return q.Metrics[m.Ratio[0]].Agg.Approximate() || q.Metrics[m.Ratio[1]].Agg.Approximate()
+	}
+	return m.Agg.Approximate()
 }
 
 // Kind is a filter node's kind.
@@ -266,10 +310,24 @@ func (q *Query) Outputs() []store.ResultColumn {
 		out = append(out, store.ResultColumn{Name: TimeColumn, Type: store.TypeTimestamp})
 	}
 	for _, c := range q.GroupBy {
-		out = append(out, store.ResultColumn{Name: c.Name, Type: ColumnType(c.Type)})
+		t := ColumnType(c.Type)
+		if q.SeriesLimit > 0 {
+			t = store.TypeString
+		}
+		out = append(out, store.ResultColumn{Name: c.Name, Type: t})
 	}
-	for _, m := range q.Metrics {
-		out = append(out, m.Output())
+	for i, m := range q.Metrics {
+		o := m.Output()
+		o.Approximate = q.Approximate(i)
+		out = append(out, o)
+	}
+	if q.ComparePrevious {
+		for i, m := range q.Metrics {
+			o := m.Output()
+			o.Name += PrevSuffix
+			o.Approximate = q.Approximate(i)
+			out = append(out, o)
+		}
 	}
 	return out
 }
@@ -301,6 +359,8 @@ func (q *Query) Key() string {
 		F string  `json:"f,omitempty"`
 		P float64 `json:"p,omitempty"`
 		N string  `json:"n"`
+		W any     `json:"w,omitempty"`
+		R []int   `json:"r,omitempty"`
 	}
 	k := struct {
 		V  int      `json:"v"`
@@ -316,13 +376,21 @@ func (q *Query) Key() string {
 		O  []Order  `json:"o,omitempty"`
 		L  int      `json:"l"`
 		TC string   `json:"tc"` // the time column, in case a dataset is redeclared
+		SL int      `json:"sl,omitempty"`
+		CP bool     `json:"cp,omitempty"`
+		TS bool     `json:"ts,omitempty"`
 	}{
+		SL: q.SeriesLimit, CP: q.ComparePrevious, TS: q.TimeSeries,
 		V: 1, D: q.Dataset.Name, S: q.Start.UnixMicro(), E: q.End.UnixMicro(), G: q.Granularity.String(),
 		Z: q.Location.String(), W: filterKey(q.Filter), H: filterKey(q.Having), O: q.OrderBy, L: q.Limit,
 		TC: q.Dataset.TimeColumn,
 	}
 	for _, m := range q.Metrics {
-		k.M = append(k.M, metric{A: m.Agg.String(), F: m.Field.Name, P: m.P, N: m.Name})
+		km := metric{A: m.Agg.String(), F: m.Field.Name, P: m.P, N: m.Name, W: filterKey(m.Filter)}
+		if m.Agg == Ratio {
+			km.R = m.Ratio[:]
+		}
+		k.M = append(k.M, km)
 	}
 	for _, c := range q.GroupBy {
 		k.B = append(k.B, c.Name)

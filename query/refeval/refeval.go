@@ -19,74 +19,47 @@ import (
 
 // Eval answers q over rows, each a map from column name (the schema's spelling) to nil, string,
 // int64, float64, bool or time.Time (UTC). The answer is what a store's answer is after
-// planner Finish: columns per q.Outputs, times in q.Location, rows ordered and limited.
-// APPROX_* aggregates are computed exactly.
+// planner Finish (or Execute, for seriesLimit, compare and timeSeries): columns per
+// q.Outputs, times in q.Location, rows ordered and limited. APPROX_* aggregates are computed
+// exactly.
 func Eval(q *query.Query, d *dataset.Dataset, rows []map[string]any) (*store.Result, error) {
 	if d == nil {
 		d = q.Dataset
 	}
-	type group struct {
-		key  []any // __time (if bucketed), then group-by values
-		rows []map[string]any
+	e := &evaluator{q: q, d: d, rows: rows}
+	if q.SeriesLimit > 0 {
+		if err := e.rankSeries(); err != nil {
+			return nil, err
+		}
 	}
-	groups := map[string]*group{}
-	var order []string // first-seen order; the final sort decides the answer's order
-	global := q.Granularity.IsZero() && len(q.GroupBy) == 0
-	if global {
-		// An aggregate without GROUP BY answers one row even over no rows.
-		groups[""] = &group{}
-		order = append(order, "")
-	}
-	for i, row := range rows {
-		tv, ok := row[d.TimeColumn]
-		if !ok || tv == nil {
-			continue // a row without a time is in no range
-		}
-		t, ok := tv.(time.Time)
-		if !ok {
-			return nil, fmt.Errorf("refeval: row %d: time column %s holds %T", i, d.TimeColumn, tv)
-		}
-		if t.Before(q.Start) || !t.Before(q.End) {
-			continue
-		}
-		if q.Filter != nil {
-			m, err := eval(q.Filter, func(name string) any { return row[name] })
-			if err != nil {
-				return nil, fmt.Errorf("refeval: row %d: %w", i, err)
-			}
-			if m != yes {
-				continue
-			}
-		}
-		var key []any
-		if !q.Granularity.IsZero() {
-			key = append(key, bucket(t, q))
-		}
-		for _, c := range q.GroupBy {
-			key = append(key, row[c.Name])
-		}
-		k := keyString(key)
-		g := groups[k]
-		if g == nil {
-			g = &group{key: key}
-			groups[k] = g
-			order = append(order, k)
-		}
-		g.rows = append(g.rows, row)
-	}
-
 	res := &store.Result{Columns: q.Outputs()}
+	cur, order, err := e.groups(q.Start, q.End)
+	if err != nil {
+		return nil, err
+	}
+	var prev map[string]*group
+	if q.ComparePrevious {
+		d := q.End.Sub(q.Start)
+		if prev, _, err = e.groups(q.Start.Add(-d), q.Start); err != nil {
+			return nil, err
+		}
+	}
+	// Previous-period groups by the current bucket they compare with.
+	prevByKey := map[string]*group{}
+	for _, g := range prev {
+		key := append([]any(nil), g.key...)
+		if !q.Granularity.IsZero() {
+			key[0] = e.shiftForward(key[0].(time.Time))
+		}
+		if _, dup := prevByKey[keyString(key)]; !dup {
+			prevByKey[keyString(key)] = g
+		}
+	}
 	for _, k := range order {
-		g := groups[k]
-		vals := map[string]any{}
-		out := append([]any(nil), g.key...)
-		for _, m := range q.Metrics {
-			v, err := aggregate(m, g.rows)
-			if err != nil {
-				return nil, fmt.Errorf("refeval: metric %s: %w", m.Name, err)
-			}
-			vals[m.Name] = v
-			out = append(out, v)
+		g := cur[k]
+		out, vals, err := e.metrics(g)
+		if err != nil {
+			return nil, err
 		}
 		if q.Having != nil {
 			m, err := eval(q.Having, func(name string) any { return vals[name] })
@@ -97,12 +70,30 @@ func Eval(q *query.Query, d *dataset.Dataset, rows []map[string]any) (*store.Res
 				continue
 			}
 		}
-		res.Rows = append(res.Rows, out)
+		row := append(append([]any(nil), g.key...), out...)
+		if q.ComparePrevious {
+			pg := prevByKey[k]
+			if pg == nil {
+				pg = &group{}
+			}
+			pout, _, err := e.metrics(pg)
+			if err != nil {
+				return nil, err
+			}
+			row = append(row, pout...)
+		}
+		res.Rows = append(res.Rows, row)
 	}
 
-	sortRows(q, res)
-	if len(res.Rows) > q.Limit {
-		res.Rows = res.Rows[:q.Limit]
+	if q.TimeSeries {
+		if err := e.fill(res); err != nil {
+			return nil, err
+		}
+	} else {
+		sortRows(q, res)
+		if len(res.Rows) > q.Limit {
+			res.Rows = res.Rows[:q.Limit]
+		}
 	}
 	for _, row := range res.Rows {
 		for j, v := range row {
@@ -112,6 +103,394 @@ func Eval(q *query.Query, d *dataset.Dataset, rows []map[string]any) (*store.Res
 		}
 	}
 	return res, nil
+}
+
+type evaluator struct {
+	q    *query.Query
+	d    *dataset.Dataset
+	rows []map[string]any
+	// top are the kept series' group-value keys, in rank order (SeriesLimit).
+	top []string
+	// topVals are their group values.
+	topVals [][]any
+}
+
+type group struct {
+	key  []any // __time (if bucketed), then group-by values (series labels with SeriesLimit)
+	rows []map[string]any
+}
+
+// selected returns the rows in [start, end) that the query's filter selects.
+func (e *evaluator) selected(start, end time.Time) ([]map[string]any, error) {
+	var out []map[string]any
+	for i, row := range e.rows {
+		tv, ok := row[e.d.TimeColumn]
+		if !ok || tv == nil {
+			continue // a row without a time is in no range
+		}
+		t, ok := tv.(time.Time)
+		if !ok {
+			return nil, fmt.Errorf("refeval: row %d: time column %s holds %T", i, e.d.TimeColumn, tv)
+		}
+		if t.Before(start) || !t.Before(end) {
+			continue
+		}
+		if e.q.Filter != nil {
+			m, err := eval(e.q.Filter, func(name string) any { return row[name] })
+			if err != nil {
+				return nil, fmt.Errorf("refeval: row %d: %w", i, err)
+			}
+			if m != yes {
+				continue
+			}
+		}
+		out = append(out, row)
+	}
+	return out, nil
+}
+
+// groupValues are a row's group-by values, or with SeriesLimit its series labels.
+func (e *evaluator) groupValues(row map[string]any) []any {
+	var vals []any
+	for _, c := range e.q.GroupBy {
+		vals = append(vals, row[c.Name])
+	}
+	if e.q.SeriesLimit == 0 {
+		return vals
+	}
+	k := keyString(vals)
+	for i, t := range e.top {
+		if t == k {
+			labels := make([]any, len(vals))
+			for j, v := range e.topVals[i] {
+				labels[j] = e.text(v)
+			}
+			return labels
+		}
+	}
+	labels := make([]any, len(vals))
+	for j := range labels {
+		labels[j] = query.Other
+	}
+	return labels
+}
+
+// groups groups the selected rows of [start, end) by bucket and group values.
+func (e *evaluator) groups(start, end time.Time) (map[string]*group, []string, error) {
+	q := e.q
+	rows, err := e.selected(start, end)
+	if err != nil {
+		return nil, nil, err
+	}
+	groups := map[string]*group{}
+	var order []string // first-seen order; the final sort decides the answer's order
+	if q.Granularity.IsZero() && len(q.GroupBy) == 0 {
+		// An aggregate without GROUP BY answers one row even over no rows.
+		groups[""] = &group{}
+		order = append(order, "")
+	}
+	for _, row := range rows {
+		var key []any
+		if !q.Granularity.IsZero() {
+			key = append(key, bucket(row[e.d.TimeColumn].(time.Time), q))
+		}
+		key = append(key, e.groupValues(row)...)
+		k := keyString(key)
+		g := groups[k]
+		if g == nil {
+			g = &group{key: key}
+			groups[k] = g
+			order = append(order, k)
+		}
+		g.rows = append(g.rows, row)
+	}
+	return groups, order, nil
+}
+
+// metrics computes every metric over a group's rows, in order, and by name.
+func (e *evaluator) metrics(g *group) ([]any, map[string]any, error) {
+	vals := map[string]any{}
+	out := make([]any, len(e.q.Metrics))
+	for i, m := range e.q.Metrics {
+		if m.Agg == query.Ratio {
+			continue
+		}
+		rows := g.rows
+		if m.Filter != nil {
+			rows = nil
+			for _, r := range g.rows {
+				ok, err := eval(m.Filter, func(name string) any { return r[name] })
+				if err != nil {
+					return nil, nil, fmt.Errorf("refeval: metric %s filter: %w", m.Name, err)
+				}
+				if ok == yes {
+					rows = append(rows, r)
+				}
+			}
+		}
+		v, err := aggregate(m, rows)
+		if err != nil {
+			return nil, nil, fmt.Errorf("refeval: metric %s: %w", m.Name, err)
+		}
+		out[i] = v
+		vals[m.Name] = v
+	}
+	for i, m := range e.q.Metrics {
+		if m.Agg != query.Ratio {
+			continue
+		}
+		num, den := toFloat(out[m.Ratio[0]]), toFloat(out[m.Ratio[1]])
+		if num != nil && den != nil && *den != 0 {
+			out[i] = *num / *den
+		}
+		vals[m.Name] = out[i]
+	}
+	return out, vals, nil
+}
+
+func toFloat(v any) *float64 {
+	var f float64
+	switch x := v.(type) {
+	case int64:
+		f = float64(x)
+	case float64:
+		f = x
+	default:
+		return nil
+	}
+	return &f
+}
+
+// rankSeries picks the top SeriesLimit group-value combinations by the first metric over
+// the whole range: descending, nulls last, ties by group values ascending (nulls last).
+func (e *evaluator) rankSeries() error {
+	q := e.q
+	rows, err := e.selected(q.Start, q.End)
+	if err != nil {
+		return err
+	}
+	type cand struct {
+		vals  []any
+		rows  []map[string]any
+		score any
+	}
+	byKey := map[string]*cand{}
+	var all []*cand
+	for _, row := range rows {
+		var vals []any
+		for _, c := range q.GroupBy {
+			vals = append(vals, row[c.Name])
+		}
+		k := keyString(vals)
+		c := byKey[k]
+		if c == nil {
+			c = &cand{vals: vals}
+			byKey[k] = c
+			all = append(all, c)
+		}
+		c.rows = append(c.rows, row)
+	}
+	for _, c := range all {
+		out, _, err := e.metrics(&group{rows: c.rows})
+		if err != nil {
+			return err
+		}
+		c.score = out[0]
+	}
+	sort.SliceStable(all, func(a, b int) bool {
+		x, y := all[a].score, all[b].score
+		switch {
+		case x != nil && y == nil:
+			return true
+		case x == nil && y != nil:
+			return false
+		case x != nil && y != nil:
+			if c := compare(x, y); c != 0 {
+				return c > 0
+			}
+		}
+		for i := range all[a].vals {
+			u, v := all[a].vals[i], all[b].vals[i]
+			switch {
+			case u == nil && v == nil:
+				continue
+			case u == nil:
+				return false
+			case v == nil:
+				return true
+			}
+			if c := compare(u, v); c != 0 {
+				return c < 0
+			}
+		}
+		return false
+	})
+	for i, c := range all {
+		if i == q.SeriesLimit {
+			break
+		}
+		e.top = append(e.top, keyString(c.vals))
+		e.topVals = append(e.topVals, c.vals)
+	}
+	return nil
+}
+
+// text is a group value's canonical text for series labels.
+func (e *evaluator) text(v any) any {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case string:
+		return x
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case bool:
+		if x {
+			return "true"
+		}
+		return "false"
+	case time.Time:
+		return x.In(e.q.Location).Format(time.RFC3339Nano)
+	}
+	return fmt.Sprint(v)
+}
+
+// shiftForward maps a previous-period bucket to the current bucket it compares with.
+func (e *evaluator) shiftForward(b time.Time) time.Time {
+	q := e.q
+	d := q.End.Sub(q.Start)
+	if q.Granularity.Calendar() {
+		l := b.In(q.Location)
+		return bucket(time.Date(l.Year(), l.Month(), l.Day()+int(d.Hours()/24), 0, 0, 0, 0, q.Location), q)
+	}
+	return bucket(b.Add(d), q)
+}
+
+// fill gives every series a row for every bucket met by the range (found by scanning the range
+// at a resolution fine enough to meet every bucket), ordered by series then time.
+func (e *evaluator) fill(res *store.Result) error {
+	q := e.q
+	var buckets []time.Time
+	seen := map[int64]bool{}
+	// Bucket edges are where the local clock is a multiple of the step, or where the offset
+	// changes; offsets are whole quarter hours, so scanning every gcd(step, 15m) meets them all.
+	inc := gcd(int64(q.Granularity.Step()/time.Second), 900)
+	first := q.Start.Truncate(time.Duration(inc) * time.Second)
+	for t := first; t.Before(q.End); t = t.Add(time.Duration(inc) * time.Second) {
+		at := t
+		if at.Before(q.Start) {
+			at = q.Start
+		}
+		b := bucket(at, q)
+		if !seen[b.UnixMicro()] {
+			seen[b.UnixMicro()] = true
+			buckets = append(buckets, b)
+		}
+	}
+	type series struct {
+		vals []any
+		rank int
+		rows map[int64][]any
+	}
+	var list []*series
+	byKey := map[string]*series{}
+	add := func(vals []any) *series {
+		k := keyString(vals)
+		s := byKey[k]
+		if s == nil {
+			s = &series{vals: vals, rank: len(e.top), rows: map[int64][]any{}}
+			for i, t := range e.topVals {
+				labels := make([]any, len(t))
+				for j, v := range t {
+					labels[j] = e.text(v)
+				}
+				if keyString(labels) == k {
+					s.rank = i
+				}
+			}
+			byKey[k] = s
+			list = append(list, s)
+		}
+		return s
+	}
+	if len(q.GroupBy) == 0 {
+		add(nil)
+	}
+	for _, row := range res.Rows {
+		s := add(row[1 : 1+len(q.GroupBy)])
+		s.rows[row[0].(time.Time).UnixMicro()] = row
+	}
+	sort.SliceStable(list, func(a, b int) bool {
+		if q.SeriesLimit > 0 {
+			return list[a].rank < list[b].rank
+		}
+		for i := range list[a].vals {
+			u, v := list[a].vals[i], list[b].vals[i]
+			switch {
+			case u == nil && v == nil:
+				continue
+			case u == nil:
+				return false
+			case v == nil:
+				return true
+			}
+			if c := compare(u, v); c != 0 {
+				return c < 0
+			}
+		}
+		return false
+	})
+	var rows [][]any
+	for _, s := range list {
+		for _, b := range buckets {
+			row, ok := s.rows[b.UnixMicro()]
+			if !ok {
+				row = append([]any{b}, s.vals...)
+				for _, m := range q.Metrics {
+					row = append(row, chartZero(m))
+				}
+				if q.ComparePrevious {
+					out, _, err := e.metrics(&group{})
+					if err != nil {
+						return err
+					}
+					row = append(row, out...)
+				}
+			}
+			rows = append(rows, row)
+		}
+	}
+	if len(rows) > q.Limit {
+		return fmt.Errorf("refeval: %d rows once filled, over the limit %d", len(rows), q.Limit)
+	}
+	res.Rows = rows
+	return nil
+}
+
+// chartZero is a filled bucket's value: 0 for COUNT-like aggregates and SUM, else null.
+func chartZero(m query.Metric) any {
+	switch m.Agg {
+	case query.Count, query.CountDistinct, query.ApproxCountDistinct:
+		return int64(0)
+	case query.Sum:
+		if m.Type == store.TypeInt64 {
+			return int64(0)
+		}
+		return float64(0)
+	}
+	return nil
+}
+
+func gcd(a, b int64) int64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	if a == 0 {
+		return 1
+	}
+	return a
 }
 
 // bucket is the start of t's time bucket (package planner's doc states the rules).
