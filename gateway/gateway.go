@@ -73,7 +73,8 @@ type Gateway struct {
 	olapgatev1.UnimplementedIngestServiceServer
 
 	cfg      Config
-	store    store.Store
+	stores   map[string]store.Store // by backend name (dataset.Backend*)
+	queryLog *QueryLog
 	datasets map[string]*dataset.Dataset // by lower-case name
 	names    []string                    // sorted, for listings and error messages
 	metrics  *Metrics
@@ -83,10 +84,11 @@ type Gateway struct {
 	ready    atomic.Bool
 }
 
-// New returns a gateway over st serving ds. Metrics may be nil.
+// New returns a gateway serving ds, with st as the embedded backend (add others with
+// AddBackend before serving). Metrics may be nil.
 func New(cfg Config, st store.Store, ds []*dataset.Dataset, m *Metrics) *Gateway {
 	cfg.applyDefaults()
-	g := &Gateway{cfg: cfg, store: st, datasets: map[string]*dataset.Dataset{}, metrics: m, now: time.Now}
+	g := &Gateway{cfg: cfg, stores: map[string]store.Store{dataset.BackendEmbedded: st}, datasets: map[string]*dataset.Dataset{}, metrics: m, now: time.Now}
 	if cfg.CacheMaxBytes > 0 {
 		g.cache = newResultCache(cfg.CacheMaxBytes)
 	}
@@ -99,6 +101,21 @@ func New(cfg Config, st store.Store, ds []*dataset.Dataset, m *Metrics) *Gateway
 	}
 	sort.Strings(g.names)
 	return g
+}
+
+// AddBackend serves the datasets whose backend is name from st. Call it before serving.
+func (g *Gateway) AddBackend(name string, st store.Store) { g.stores[name] = st }
+
+// SetQueryLog records every query into l (nil: no query log). Call it before serving.
+func (g *Gateway) SetQueryLog(l *QueryLog) { g.queryLog = l }
+
+// storeFor is the backend holding dataset d.
+func (g *Gateway) storeFor(d *dataset.Dataset) (store.Store, error) {
+	st, ok := g.stores[d.Backend]
+	if !ok || st == nil {
+		return nil, status.Errorf(codes.Unavailable, "dataset %s: backend %s is not configured on this server", d.Name, d.Backend)
+	}
+	return st, nil
 }
 
 // SetReady flips /readyz and the gRPC health status; the server calls it once stores are open.

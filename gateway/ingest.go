@@ -32,7 +32,14 @@ func (g *Gateway) write(ctx context.Context, b *store.Batch) error {
 	if b == nil || b.N == 0 {
 		return nil
 	}
-	if _, err := g.store.Write(ctx, b); err != nil {
+	st, err := g.storeFor(b.Dataset)
+	if err != nil {
+		return err
+	}
+	if _, err := st.Write(ctx, b); err != nil {
+		if errors.Is(err, store.ErrNotWritable) {
+			return status.Errorf(codes.FailedPrecondition, "ingest into dataset %s: %v", b.Dataset.Name, err)
+		}
 		if errors.Is(err, store.ErrClosed) {
 			return status.Error(codes.Unavailable, "ingest: store is shutting down; retry against another replica or after restart")
 		}

@@ -38,7 +38,11 @@ func (g *Gateway) prepare(ctx context.Context, pb *olapgatev1.Query) (*query.Que
 	if err != nil {
 		return nil, nil, toStatus(err)
 	}
-	p, err := planner.New(q, g.store.Dialect())
+	st, err := g.storeFor(d)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := planner.New(q, st.Dialect())
 	if err != nil {
 		return nil, nil, toStatus(err)
 	}
@@ -78,9 +82,11 @@ func (g *Gateway) resolveNow(pb *olapgatev1.Query) time.Time {
 	return now.Truncate(quantum)
 }
 
-// run executes a query with its deadline.
-func (g *Gateway) run(ctx context.Context, pb *olapgatev1.Query) (*answer, error) {
+// run executes a query with its deadline and records it in the query log.
+func (g *Gateway) run(ctx context.Context, pb *olapgatev1.Query) (a *answer, err error) {
 	start := time.Now()
+	var q *query.Query
+	defer func() { g.logQuery(ctx, start, pb, q, a, err) }()
 	q, p, err := g.prepare(ctx, pb)
 	if err != nil {
 		g.metrics.observeQuery(pb.GetDataset(), err, time.Since(start))
@@ -102,7 +108,7 @@ func (g *Gateway) run(ctx context.Context, pb *olapgatev1.Query) (*answer, error
 	execStart := time.Now()
 	res, coalesced, err := g.inflight.do(ctx, key, timeout, func(ctx context.Context) (*store.Result, error) {
 		// Executed (and finished) once, inside the shared execution: every waiter only reads res.
-		res, err := p.Execute(ctx, g.store)
+		res, err := p.Execute(ctx, g.stores[q.Dataset.Backend])
 		if err == nil {
 			g.cache.put(key, res, execStart)
 		}
@@ -116,9 +122,37 @@ func (g *Gateway) run(ctx context.Context, pb *olapgatev1.Query) (*answer, error
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	a := g.newAnswer(q, res, exec)
+	a = g.newAnswer(q, res, exec)
 	a.stats.Coalesced = coalesced
 	return a, nil
+}
+
+// logQuery records a finished query (answered or not) in the query log.
+func (g *Gateway) logQuery(ctx context.Context, start time.Time, pb *olapgatev1.Query, q *query.Query, a *answer, err error) {
+	if g.queryLog == nil {
+		return
+	}
+	r := QueryRecord{Time: start, Tenant: tenantFrom(ctx), Dataset: pb.GetDataset(), Latency: time.Since(start),
+		Code: status.Code(err).String(), Priority: pb.GetOptions().GetPriority(), RowsScanned: -1}
+	if err != nil {
+		r.Error = status.Convert(err).Message()
+		if len(r.Error) > 512 {
+			r.Error = r.Error[:512]
+		}
+	}
+	if q != nil {
+		r.Dataset, r.Backend, r.Shape, r.Granularity = q.Dataset.Name, q.Dataset.Backend, q.Shape(), q.Granularity.String()
+		r.Priority = q.Hints.Priority
+	}
+	if a != nil {
+		r.CacheHit, r.Coalesced, r.Stale, r.Partial = a.stats.CacheHit, a.stats.Coalesced, a.stats.Stale, a.stats.Partial
+		r.Exec, r.Queued = time.Duration(a.stats.ExecMs)*time.Millisecond, time.Duration(a.stats.QueuedMs)*time.Millisecond
+		r.Rows = int64(len(a.result.Rows))
+		if !a.stats.CacheHit {
+			r.RowsScanned = a.result.Meta.RowsScanned
+		}
+	}
+	g.queryLog.Record(r)
 }
 
 func (g *Gateway) newAnswer(q *query.Query, res *store.Result, exec time.Duration) *answer {
@@ -134,8 +168,10 @@ func (g *Gateway) newAnswer(q *query.Query, res *store.Result, exec time.Duratio
 		ExecMs:      exec.Milliseconds(),
 		Approximate: approx,
 		Partial:     res.Meta.Partial,
-		RowCount:    int64(len(res.Rows)),
-		TimeZone:    q.Location.String(),
+		// A cached answer keeps the bound of the execution that made it.
+		DataCompleteUpTo: completeUpTo(res.Meta.CompleteUpTo, q),
+		RowCount:         int64(len(res.Rows)),
+		TimeZone:         q.Location.String(),
 	}}
 }
 
@@ -284,4 +320,12 @@ func toStatus(err error) error {
 		return status.Error(codes.Unavailable, "store is shutting down")
 	}
 	return status.Error(codes.Internal, err.Error())
+}
+
+// completeUpTo formats a freshness bound in the query's zone; "" when the backend gave none.
+func completeUpTo(t time.Time, q *query.Query) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(q.Location).Format(time.RFC3339Nano)
 }

@@ -21,7 +21,12 @@
 package query
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"math/bits"
+	"strings"
 	"time"
 
 	// Zones must resolve the same on hosts without system tzdata (distroless images).
@@ -433,4 +438,42 @@ func filterKey(f *Filter) any {
 		}
 	}
 	return []any{int(f.Kind), f.Field, f.Op.String(), vals}
+}
+
+// Shape identifies the query's form without its values: dataset, granularity, metrics,
+// group-by, the filter's fields and operators, having, order, the dashboard options and the
+// range's length to within a factor of two. Queries of one shape cost about the same, so the
+// query log groups them by it (slow-query views, admission cost classes).
+func (q *Query) Shape() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s|%s|%s|", q.Dataset.Name, q.Granularity, q.Location)
+	for _, m := range q.Metrics {
+		fmt.Fprintf(&b, "%s(%s,%g)", m.Agg, m.Field.Name, m.P)
+		if m.Filter != nil {
+			b.WriteString("[" + filterShape(m.Filter) + "]")
+		}
+		b.WriteString(",")
+	}
+	for _, c := range q.GroupBy {
+		b.WriteString(c.Name + ",")
+	}
+	fmt.Fprintf(&b, "|%s|%s|%d|%d|%v|%v|%d", filterShape(q.Filter), filterShape(q.Having), len(q.OrderBy),
+		q.SeriesLimit, q.ComparePrevious, q.TimeSeries, bits.Len64(uint64(q.End.Sub(q.Start)/time.Second)))
+	sum := sha256.Sum256([]byte(b.String()))
+	return hex.EncodeToString(sum[:8])
+}
+
+func filterShape(f *Filter) string {
+	if f == nil {
+		return ""
+	}
+	switch f.Kind {
+	case And, Or, Not:
+		parts := make([]string, len(f.Filters))
+		for i, s := range f.Filters {
+			parts[i] = filterShape(s)
+		}
+		return fmt.Sprintf("%d(%s)", f.Kind, strings.Join(parts, ","))
+	}
+	return fmt.Sprintf("%s %s %d", f.Field, f.Op, len(f.Values))
 }

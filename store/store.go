@@ -191,6 +191,10 @@ type Store interface {
 // ErrClosed is returned by a store after Close.
 var ErrClosed = errors.New("store closed")
 
+// ErrNotWritable is wrapped by a store whose datasets are not written through olapgate's
+// Write (Pinot pulls its data from a stream).
+var ErrNotWritable = errors.New("backend does not take direct writes")
+
 // Keep removes the rows whose keep[i] is false, preserving order.
 func (b *Batch) Keep(keep []bool) {
 	n := 0

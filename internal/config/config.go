@@ -57,6 +57,16 @@ type Query struct {
 	DefaultMaxStaleness time.Duration `yaml:"defaultMaxStaleness"`
 	// CacheMaxBytes bounds the result cache (default 256 MiB; negative disables it).
 	CacheMaxBytes int64 `yaml:"cacheMaxBytes"`
+	// Log records every query into a dataset of the embedded store.
+	Log QueryLog `yaml:"log"`
+}
+
+// QueryLog configures the query log dataset.
+type QueryLog struct {
+	// Disabled turns the query log off (it is on by default).
+	Disabled bool `yaml:"disabled"`
+	// Dataset names the log's dataset; default olapgate_queries.
+	Dataset string `yaml:"dataset"`
 }
 
 // Default returns the configuration used when no file is given: loopback listeners, ./data,
@@ -81,6 +91,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Query.DefaultTimeout, 30*time.Second)
 	setDefault(&c.Query.MaxTimeout, 5*time.Minute)
 	setDefault(&c.Query.CacheMaxBytes, 256<<20)
+	setDefault(&c.Query.Log.Dataset, "olapgate_queries")
 }
 
 func setDefault[T comparable](p *T, v T) {
@@ -146,6 +157,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("datasets[%d]: dataset %s declared twice", i, d.Name)
 		}
 		seen[key] = true
+		if !c.Query.Log.Disabled && key == strings.ToLower(c.Query.Log.Dataset) {
+			return fmt.Errorf("datasets[%d]: dataset %s has the query log's name (query.log.dataset); rename one", i, d.Name)
+		}
 		if d.Backend != dataset.BackendEmbedded {
 			return fmt.Errorf("datasets[%d]: dataset %s: backend %q is not available in this build (only embedded is); see issue #3", i, d.Name, d.Backend)
 		}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/olapgate/olapgate/gateway"
 	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
 	"github.com/olapgate/olapgate/internal/config"
+	"github.com/olapgate/olapgate/internal/dataset"
 	"github.com/olapgate/olapgate/query"
 	"github.com/olapgate/olapgate/store"
 	"github.com/olapgate/olapgate/store/embedded"
@@ -37,6 +39,7 @@ type Server struct {
 	health         *health.Server
 	store          *embedded.Store
 	gw             *gateway.Gateway
+	queryLog       *gateway.QueryLog
 	handler        atomic.Pointer[http.Handler]
 
 	serveErr     chan error
@@ -110,6 +113,20 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.log.Info("store open", "dataDir", s.cfg.Server.DataDir, "datasets", len(s.cfg.Datasets), "took", time.Since(openStart).Round(time.Millisecond))
 
+	datasets := s.cfg.Datasets
+	var logDataset *dataset.Dataset
+	if !s.cfg.Query.Log.Disabled {
+		if logDataset, err = gateway.QueryLogDataset(s.cfg.Query.Log.Dataset); err == nil {
+			err = s.store.EnsureDataset(ctx, logDataset)
+		}
+		if err != nil {
+			s.closeListeners()
+			_ = s.store.Close()
+			return fmt.Errorf("prepare query log: %w", err)
+		}
+		datasets = append(slices.Clone(datasets), logDataset)
+	}
+
 	metrics := gateway.NewMetrics(nil)
 	registerStoreMetrics(metrics.Registry(), s.store)
 	s.gw = gateway.New(gateway.Config{
@@ -120,7 +137,11 @@ func (s *Server) Start(ctx context.Context) error {
 		MaxTimeout:          s.cfg.Query.MaxTimeout,
 		DefaultMaxStaleness: s.cfg.Query.DefaultMaxStaleness,
 		CacheMaxBytes:       s.cfg.Query.CacheMaxBytes,
-	}, s.store, s.cfg.Datasets, metrics)
+	}, s.store, datasets, metrics)
+	if logDataset != nil {
+		s.queryLog = gateway.NewQueryLog(gateway.QueryLogConfig{}, s.store, logDataset, metrics, s.log)
+		s.gw.SetQueryLog(s.queryLog)
+	}
 	h, err := s.gw.Handler(context.WithoutCancel(ctx))
 	if err != nil {
 		s.closeListeners()
@@ -192,6 +213,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				s.grpcSrv.Stop()
 				errs = append(errs, fmt.Errorf("drain grpc: %w", ctx.Err()))
 			}
+		}
+		// The query log's last records go in before the store closes.
+		if err := s.queryLog.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("flush query log: %w", err))
 		}
 		if s.store != nil {
 			if err := s.store.Shutdown(ctx); err != nil {

@@ -30,6 +30,9 @@ func (s *Store) Query(ctx context.Context, st store.Statement) (res *store.Resul
 	defer cancel()
 	defer context.AfterFunc(s.queryCtx, cancel)() // Shutdown out of patience interrupts queries
 
+	// Every write acknowledged before the statement starts is committed, so it sees them all:
+	// the data is complete up to now. DuckDB does not report rows scanned.
+	meta := store.ResultMeta{RowsScanned: -1, CompleteUpTo: time.Now().UTC()}
 	rows, err := s.db.QueryContext(ctx, st.SQL, st.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("query dataset: %w", preferCtxErr(ctx, err))
@@ -46,7 +49,7 @@ func (s *Store) Query(ctx context.Context, st store.Statement) (res *store.Resul
 	if len(names) != len(st.Output) {
 		return nil, fmt.Errorf("query dataset: statement returned %d columns, planner expected %d", len(names), len(st.Output))
 	}
-	res = &store.Result{Columns: append([]store.ResultColumn(nil), st.Output...)}
+	res = &store.Result{Columns: append([]store.ResultColumn(nil), st.Output...), Meta: meta}
 	raw := make([]any, len(names))
 	ptrs := make([]any, len(names))
 	for i := range raw {
