@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
 	"github.com/olapgate/olapgate/store"
 )
 
@@ -23,6 +24,7 @@ type resultCache struct {
 type cacheEntry struct {
 	key  string
 	res  *store.Result
+	enc  *encodings
 	at   time.Time // when the query that produced res started: ages err on the old side
 	size int64
 }
@@ -31,24 +33,33 @@ func newResultCache(maxBytes int64) *resultCache {
 	return &resultCache{maxBytes: maxBytes, lru: list.New(), items: map[string]*list.Element{}}
 }
 
-// get returns a result no older than maxAge, and its age.
-func (c *resultCache) get(key string, maxAge time.Duration, now time.Time) (*store.Result, time.Duration, bool) {
+// encodings memoize a cached result's wire forms, built on its first hit and shared by every
+// later one: a dashboard's repeated query then costs a lookup and a copy, not a re-encode.
+type encodings struct {
+	protoOnce sync.Once
+	proto     []*olapgatev1.Column // read-only once built; proto marshaling does not mutate
+	jsonOnce  sync.Once
+	json      []byte // the HTTP body up to the stats: {"columns":[...],"rows":[...],"stats":
+}
+
+// get returns a result no older than maxAge, its memoized encodings, and its age.
+func (c *resultCache) get(key string, maxAge time.Duration, now time.Time) (*store.Result, *encodings, time.Duration, bool) {
 	if c == nil || maxAge <= 0 {
-		return nil, 0, false
+		return nil, nil, 0, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.items[key]
 	if !ok {
-		return nil, 0, false
+		return nil, nil, 0, false
 	}
 	e := el.Value.(*cacheEntry)
 	age := now.Sub(e.at)
 	if age > maxAge {
-		return nil, 0, false
+		return nil, nil, 0, false
 	}
 	c.lru.MoveToFront(el)
-	return e.res, max(age, 0), true
+	return e.res, e.enc, max(age, 0), true
 }
 
 // put stores res, evicting least recently used entries beyond the byte bound. A result larger
@@ -73,7 +84,7 @@ func (c *resultCache) put(key string, res *store.Result, at time.Time) {
 		c.lru.Remove(el)
 		delete(c.items, key)
 	}
-	c.items[key] = c.lru.PushFront(&cacheEntry{key: key, res: res, at: at, size: size})
+	c.items[key] = c.lru.PushFront(&cacheEntry{key: key, res: res, enc: &encodings{}, at: at, size: size})
 	c.used += size
 	for c.used > c.maxBytes {
 		el := c.lru.Back()

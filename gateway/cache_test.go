@@ -121,14 +121,14 @@ func TestResultCacheLRUBytes(t *testing.T) {
 	if c.bytes() > 4096 {
 		t.Fatalf("cache holds %d bytes over its 4096 bound", c.bytes())
 	}
-	if _, _, ok := c.get("k19", time.Hour, now); !ok {
+	if _, _, _, ok := c.get("k19", time.Hour, now); !ok {
 		t.Fatal("newest entry evicted")
 	}
-	if _, _, ok := c.get("k1", time.Hour, now); ok {
+	if _, _, _, ok := c.get("k1", time.Hour, now); ok {
 		t.Fatal("least recently used entry kept")
 	}
 	c.put("huge", res(1000), now)
-	if _, _, ok := c.get("huge", time.Hour, now); ok {
+	if _, _, _, ok := c.get("huge", time.Hour, now); ok {
 		t.Fatal("an entry over a quarter of the bound was cached")
 	}
 }

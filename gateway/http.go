@@ -21,6 +21,7 @@ import (
 
 	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
 	"github.com/olapgate/olapgate/ingest/decode"
+	"github.com/olapgate/olapgate/store"
 )
 
 // maxQueryBody bounds a query request body; queries are small.
@@ -233,9 +234,26 @@ func parseGrpcTimeout(v string) (time.Duration, error) {
 
 // encodeResult writes the HTTP form of an answer (DESIGN §5).
 func encodeResult(a *answer) []byte {
-	buf := make([]byte, 0, 256+len(a.result.Rows)*len(a.result.Columns)*12)
+	if a.enc == nil {
+		return appendResult(make([]byte, 0, 256+len(a.result.Rows)*len(a.result.Columns)*12), a)
+	}
+	a.enc.jsonOnce.Do(func() { a.enc.json = appendColumnsRows(nil, a.result) })
+	buf := make([]byte, 0, len(a.enc.json)+512)
+	buf = append(buf, a.enc.json...)
+	buf = appendStats(buf, a.stats)
+	return append(buf, '}')
+}
+
+func appendResult(buf []byte, a *answer) []byte {
+	buf = appendColumnsRows(buf, a.result)
+	buf = appendStats(buf, a.stats)
+	return append(buf, '}')
+}
+
+// appendColumnsRows writes the body up to the stats: {"columns":[...],"rows":[...],"stats":
+func appendColumnsRows(buf []byte, r *store.Result) []byte {
 	buf = append(buf, `{"columns":[`...)
-	for i, c := range a.result.Columns {
+	for i, c := range r.Columns {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
@@ -250,7 +268,7 @@ func encodeResult(a *answer) []byte {
 		buf = append(buf, '}')
 	}
 	buf = append(buf, `],"rows":[`...)
-	for i, row := range a.result.Rows {
+	for i, row := range r.Rows {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
@@ -263,10 +281,7 @@ func encodeResult(a *answer) []byte {
 		}
 		buf = append(buf, ']')
 	}
-	buf = append(buf, `],"stats":`...)
-	buf = appendStats(buf, a.stats)
-	buf = append(buf, '}')
-	return buf
+	return append(buf, `],"stats":`...)
 }
 
 // appendStats writes QueryStats with int64s as JSON numbers (protojson would quote them).

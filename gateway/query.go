@@ -21,12 +21,28 @@ import (
 type answer struct {
 	q      *query.Query
 	result *store.Result
-	stats  *olapgatev1.QueryStats
+	// enc memoizes encodings of a cached result (nil when not from the cache).
+	enc   *encodings
+	stats *olapgatev1.QueryStats
 }
 
-// prepare validates and plans a query; tenant is ANDed in by query.FromProto before anything
-// else (cache keys and coalescing later) sees the query.
+// prepare validates and plans a query (for Explain).
 func (g *Gateway) prepare(ctx context.Context, pb *olapgatev1.Query) (*query.Query, *planner.Plan, error) {
+	q, st, err := g.resolve(ctx, pb)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := planner.New(q, st.Dialect())
+	if err != nil {
+		return nil, nil, toStatus(err)
+	}
+	return q, p, nil
+}
+
+// resolve validates a query and finds its backend; the tenant is ANDed in by query.FromProto
+// before anything else (cache keys and coalescing later) sees the query. Planning waits until
+// the cache has missed.
+func (g *Gateway) resolve(ctx context.Context, pb *olapgatev1.Query) (*query.Query, store.Store, error) {
 	if pb == nil {
 		return nil, nil, status.Error(codes.InvalidArgument, "query: required")
 	}
@@ -42,11 +58,7 @@ func (g *Gateway) prepare(ctx context.Context, pb *olapgatev1.Query) (*query.Que
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := planner.New(q, st.Dialect())
-	if err != nil {
-		return nil, nil, toStatus(err)
-	}
-	return q, p, nil
+	return q, st, nil
 }
 
 // nowQuanta are the steps "now" may be rounded down to for cacheable relative ranges.
@@ -87,20 +99,27 @@ func (g *Gateway) run(ctx context.Context, pb *olapgatev1.Query) (a *answer, err
 	start := time.Now()
 	var q *query.Query
 	defer func() { g.logQuery(ctx, start, pb, q, a, err) }()
-	q, p, err := g.prepare(ctx, pb)
+	q, st, err := g.resolve(ctx, pb)
 	if err != nil {
 		g.metrics.observeQuery(pb.GetDataset(), err, time.Since(start))
 		return nil, err
 	}
 	key := q.Key()
 	if !pb.GetOptions().GetNoCache() {
-		if res, age, ok := g.cache.get(key, g.maxStaleness(pb.GetOptions()), time.Now()); ok {
+		if res, enc, age, ok := g.cache.get(key, g.maxStaleness(pb.GetOptions()), time.Now()); ok {
 			g.metrics.observeQuery(q.Dataset.Name, nil, time.Since(start))
 			g.metrics.cacheHits.Inc()
 			a := g.newAnswer(q, res, 0)
+			a.enc = enc
 			a.stats.CacheHit, a.stats.AgeMs = true, age.Milliseconds()
 			return a, nil
 		}
+	}
+	p, err := planner.New(q, st.Dialect())
+	if err != nil {
+		err = toStatus(err)
+		g.metrics.observeQuery(q.Dataset.Name, err, time.Since(start))
+		return nil, err
 	}
 	timeout := g.timeout(pb.GetOptions().GetTimeoutMs(), q.Dataset)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -108,7 +127,7 @@ func (g *Gateway) run(ctx context.Context, pb *olapgatev1.Query) (a *answer, err
 	execStart := time.Now()
 	res, coalesced, err := g.inflight.do(ctx, key, timeout, func(ctx context.Context) (*store.Result, error) {
 		// Executed (and finished) once, inside the shared execution: every waiter only reads res.
-		res, err := p.Execute(ctx, g.stores[q.Dataset.Backend])
+		res, err := p.Execute(ctx, st)
 		if err == nil {
 			g.cache.put(key, res, execStart)
 		}
@@ -203,7 +222,7 @@ func (g *Gateway) Aggregate(ctx context.Context, req *olapgatev1.AggregateReques
 		return nil, err
 	}
 	return &olapgatev1.AggregateResponse{
-		Columns:  columnsProto(a.result),
+		Columns:  a.columns(),
 		RowCount: int64(len(a.result.Rows)),
 		Stats:    a.stats,
 	}, nil
@@ -245,7 +264,7 @@ func (g *Gateway) cacheDecision(q *query.Query, o *olapgatev1.QueryOptions) stri
 	case o.GetNoCache() || maxStale <= 0:
 		return "bypass (no staleness allowed)"
 	}
-	if _, age, ok := g.cache.get(q.Key(), maxStale, time.Now()); ok {
+	if _, _, age, ok := g.cache.get(q.Key(), maxStale, time.Now()); ok {
 		return fmt.Sprintf("hit (age %dms)", age.Milliseconds())
 	}
 	return "miss"
@@ -262,6 +281,15 @@ func renderArg(a any) string {
 }
 
 // columnsProto turns a row-major result into the typed column-major proto form.
+// columns is the answer's columns as protos, memoized for cached results.
+func (a *answer) columns() []*olapgatev1.Column {
+	if a.enc == nil {
+		return columnsProto(a.result)
+	}
+	a.enc.protoOnce.Do(func() { a.enc.proto = columnsProto(a.result) })
+	return a.enc.proto
+}
+
 func columnsProto(r *store.Result) []*olapgatev1.Column {
 	cols := make([]*olapgatev1.Column, len(r.Columns))
 	for j, c := range r.Columns {

@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/olapgate/olapgate/internal/dataset"
+	"github.com/olapgate/olapgate/store/pinot"
 )
 
 // Config is the whole configuration file. Key names are the contract (DESIGN §4).
@@ -21,7 +22,15 @@ type Config struct {
 	Embedded Embedded           `yaml:"embedded"`
 	Ingest   Ingest             `yaml:"ingest"`
 	Query    Query              `yaml:"query"`
+	Backends Backends           `yaml:"backends"`
 	Datasets []*dataset.Dataset `yaml:"datasets"`
+}
+
+// Backends configures the scale-out stores; a dataset names its backend with `backend:`.
+// Several can be in use at once; the embedded store is always open.
+type Backends struct {
+	// Pinot: brokers or a controller to discover them from (store/pinot.Config).
+	Pinot *pinot.Config `yaml:"pinot"`
 }
 
 // Server holds listener and lifecycle settings.
@@ -144,6 +153,11 @@ func (c *Config) Validate() error {
 	if c.Embedded.Threads < 0 {
 		return fmt.Errorf("embedded.threads: %d: must be >= 0", c.Embedded.Threads)
 	}
+	if c.Backends.Pinot != nil {
+		if err := c.Backends.Pinot.Validate(); err != nil {
+			return fmt.Errorf("backends.pinot: %w", err)
+		}
+	}
 	seen := map[string]bool{}
 	for i, d := range c.Datasets {
 		if d == nil {
@@ -160,8 +174,11 @@ func (c *Config) Validate() error {
 		if !c.Query.Log.Disabled && key == strings.ToLower(c.Query.Log.Dataset) {
 			return fmt.Errorf("datasets[%d]: dataset %s has the query log's name (query.log.dataset); rename one", i, d.Name)
 		}
-		if d.Backend != dataset.BackendEmbedded {
-			return fmt.Errorf("datasets[%d]: dataset %s: backend %q is not available in this build (only embedded is); see issue #3", i, d.Name, d.Backend)
+		switch {
+		case d.Backend == dataset.BackendPinot && c.Backends.Pinot == nil:
+			return fmt.Errorf("datasets[%d]: dataset %s: backend pinot needs a backends.pinot section (brokers or controller)", i, d.Name)
+		case d.Backend == dataset.BackendClickHouse || d.Backend == dataset.BackendSynthetic:
+			return fmt.Errorf("datasets[%d]: dataset %s: backend %q is not available in this build yet (embedded and pinot are)", i, d.Name, d.Backend)
 		}
 	}
 	return nil

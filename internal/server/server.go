@@ -26,6 +26,7 @@ import (
 	"github.com/olapgate/olapgate/query"
 	"github.com/olapgate/olapgate/store"
 	"github.com/olapgate/olapgate/store/embedded"
+	"github.com/olapgate/olapgate/store/pinot"
 )
 
 // Server is one olapgate process's serving side.
@@ -40,6 +41,7 @@ type Server struct {
 	store          *embedded.Store
 	gw             *gateway.Gateway
 	queryLog       *gateway.QueryLog
+	backends       []store.Store // scale-out stores besides the embedded one
 	handler        atomic.Pointer[http.Handler]
 
 	serveErr     chan error
@@ -104,11 +106,23 @@ func (s *Server) Start(ctx context.Context) error {
 		s.closeListeners()
 		return fmt.Errorf("open embedded store: %w", err)
 	}
-	for _, d := range s.cfg.Datasets {
-		if err := s.store.EnsureDataset(ctx, d); err != nil {
+	backends := map[string]store.Store{dataset.BackendEmbedded: s.store}
+	if pc := s.cfg.Backends.Pinot; pc != nil {
+		ps, err := pinot.Open(ctx, *pc)
+		if err != nil {
 			s.closeListeners()
 			_ = s.store.Close()
-			return fmt.Errorf("prepare dataset %s: %w", d.Name, err)
+			return fmt.Errorf("open pinot backend: %w", err)
+		}
+		backends[dataset.BackendPinot] = ps
+		s.backends = append(s.backends, ps)
+	}
+	for _, d := range s.cfg.Datasets {
+		if err := backends[d.Backend].EnsureDataset(ctx, d); err != nil {
+			s.closeListeners()
+			s.closeBackends()
+			_ = s.store.Close()
+			return fmt.Errorf("prepare dataset %s on %s: %w", d.Name, d.Backend, err)
 		}
 	}
 	s.log.Info("store open", "dataDir", s.cfg.Server.DataDir, "datasets", len(s.cfg.Datasets), "took", time.Since(openStart).Round(time.Millisecond))
@@ -121,6 +135,7 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		if err != nil {
 			s.closeListeners()
+			s.closeBackends()
 			_ = s.store.Close()
 			return fmt.Errorf("prepare query log: %w", err)
 		}
@@ -138,6 +153,11 @@ func (s *Server) Start(ctx context.Context) error {
 		DefaultMaxStaleness: s.cfg.Query.DefaultMaxStaleness,
 		CacheMaxBytes:       s.cfg.Query.CacheMaxBytes,
 	}, s.store, datasets, metrics)
+	for name, st := range backends {
+		if name != dataset.BackendEmbedded {
+			s.gw.AddBackend(name, st)
+		}
+	}
 	if logDataset != nil {
 		s.queryLog = gateway.NewQueryLog(gateway.QueryLogConfig{}, s.store, logDataset, metrics, s.log)
 		s.gw.SetQueryLog(s.queryLog)
@@ -174,6 +194,16 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.log.Info("serving", "http", s.HTTPAddr(), "grpc", s.GRPCAddr())
 	return nil
+}
+
+// closeBackends closes the scale-out stores (they hold connections, not data).
+func (s *Server) closeBackends() {
+	for _, b := range s.backends {
+		if err := b.Close(); err != nil {
+			s.log.Warn("close backend", "dialect", b.Dialect(), "err", err)
+		}
+	}
+	s.backends = nil
 }
 
 func (s *Server) closeListeners() {
@@ -218,6 +248,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if err := s.queryLog.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("flush query log: %w", err))
 		}
+		s.closeBackends()
 		if s.store != nil {
 			if err := s.store.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("close store: %w", err))

@@ -138,8 +138,8 @@ type Store struct {
 	shutdownErr  error
 
 	stats struct {
-		commits, failed, rows, deduped, lastNanos atomic.Int64
-		checked                                   atomic.Int64 // rows the key filter sent to DuckDB
+		commits, failed, rows, deduped, lastNanos, queries atomic.Int64
+		checked                                            atomic.Int64 // rows the key filter sent to DuckDB
 	}
 }
 
@@ -301,6 +301,8 @@ type Stats struct {
 	RowsCommitted, RowsDeduplicated int64
 	// LastCommit is how long the last successful commit took, from reading its batches to COMMIT.
 	LastCommit time.Duration
+	// Queries counts statements run by Query.
+	Queries int64
 }
 
 // Stats returns the store's counters.
@@ -311,6 +313,7 @@ func (s *Store) Stats() Stats {
 		RowsCommitted:    s.stats.rows.Load(),
 		RowsDeduplicated: s.stats.deduped.Load(),
 		LastCommit:       time.Duration(s.stats.lastNanos.Load()),
+		Queries:          s.stats.queries.Load(),
 	}
 }
 

@@ -25,6 +25,7 @@ func (s *Store) Query(ctx context.Context, st store.Statement) (res *store.Resul
 	s.queries.Add(1) // under mu: Shutdown sets closed under mu before it waits
 	s.mu.RUnlock()
 	defer s.queries.Done()
+	s.stats.queries.Add(1)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

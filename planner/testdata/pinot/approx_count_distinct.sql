@@ -1,0 +1,15 @@
+-- query: {"timeRange": {"start": "2026-11-22T00:00:00Z", "end": "2026-11-23T00:00:00Z"}, "metrics": [{"agg": "APPROX_COUNT_DISTINCT", "field": "campaign"}]}
+SELECT DISTINCTCOUNTHLLPLUS("campaign", 14) AS "__m0"
+FROM "clicks"
+WHERE "time" >= 1795305600000 AND "time" < 1795392000000
+LIMIT 1000;
+
+-- args:
+-- output:
+--   "approx_count_distinct_campaign" INT64 approximate
+
+-- rendered:
+SELECT DISTINCTCOUNTHLLPLUS("campaign", 14) AS "__m0"
+FROM "clicks"
+WHERE "time" >= 1795305600000 AND "time" < 1795392000000
+LIMIT 1000;
