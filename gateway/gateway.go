@@ -38,8 +38,16 @@ type Config struct {
 	// DefaultMaxStaleness is how old a cached result may be when a query sets no
 	// maxStalenessMs. Zero (the default) serves from the cache only when the client asks.
 	DefaultMaxStaleness time.Duration
-	// CacheMaxBytes bounds the result cache; default 256 MiB, negative disables it.
+	// CacheMaxBytes bounds the result cache; default 256 MiB, negative disables it. Bucket
+	// reuse (extent.go) has a quarter of it besides.
 	CacheMaxBytes int64
+	// Lateness is how late data may arrive: buckets that ended longer ago than this when
+	// computed are final and reused by later queries of the same shape (sliding dashboard
+	// ranges). Default 5m; negative disables bucket reuse.
+	Lateness time.Duration
+	// ExtentMaxAge bounds how long final buckets are reused before a full recomputation
+	// (and so how long data later than Lateness stays unseen). Default 1h.
+	ExtentMaxAge time.Duration
 }
 
 func (c *Config) applyDefaults() {
@@ -64,6 +72,12 @@ func (c *Config) applyDefaults() {
 	if c.CacheMaxBytes == 0 {
 		c.CacheMaxBytes = 256 << 20
 	}
+	if c.Lateness == 0 {
+		c.Lateness = 5 * time.Minute
+	}
+	if c.ExtentMaxAge <= 0 {
+		c.ExtentMaxAge = time.Hour
+	}
 }
 
 // Gateway implements QueryService and IngestService over one store; the HTTP handler in
@@ -80,6 +94,7 @@ type Gateway struct {
 	metrics  *Metrics
 	inflight coalescer
 	cache    *resultCache
+	extents  *extentCache // nil: no bucket reuse
 	now      func() time.Time
 	ready    atomic.Bool
 }
@@ -91,6 +106,9 @@ func New(cfg Config, st store.Store, ds []*dataset.Dataset, m *Metrics) *Gateway
 	g := &Gateway{cfg: cfg, stores: map[string]store.Store{dataset.BackendEmbedded: st}, datasets: map[string]*dataset.Dataset{}, metrics: m, now: time.Now}
 	if cfg.CacheMaxBytes > 0 {
 		g.cache = newResultCache(cfg.CacheMaxBytes)
+		if cfg.Lateness > 0 {
+			g.extents = newExtentCache(cfg.CacheMaxBytes / 4)
+		}
 	}
 	if g.metrics == nil {
 		g.metrics = NewMetrics(nil)

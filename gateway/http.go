@@ -309,7 +309,7 @@ func appendStats(buf []byte, s *olapgatev1.QueryStats) []byte {
 	for _, f := range []struct {
 		name string
 		v    int64
-	}{{"ageMs", s.GetAgeMs()}, {"queuedMs", s.GetQueuedMs()}, {"execMs", s.GetExecMs()}, {"rowCount", s.GetRowCount()}} {
+	}{{"ageMs", s.GetAgeMs()}, {"queuedMs", s.GetQueuedMs()}, {"execMs", s.GetExecMs()}, {"rowCount", s.GetRowCount()}, {"reusedBuckets", s.GetReusedBuckets()}} {
 		buf = append(buf, `,"`...)
 		buf = append(buf, f.name...)
 		buf = append(buf, `":`...)

@@ -125,9 +125,17 @@ func (g *Gateway) run(ctx context.Context, pb *olapgatev1.Query) (a *answer, err
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	execStart := time.Now()
+	reuse := g.extents != nil && !pb.GetOptions().GetNoCache() && g.maxStaleness(pb.GetOptions()) > 0 && p.Splittable()
+	var reused int
 	res, coalesced, err := g.inflight.do(ctx, key, timeout, func(ctx context.Context) (*store.Result, error) {
 		// Executed (and finished) once, inside the shared execution: every waiter only reads res.
-		res, err := p.Execute(ctx, st)
+		var res *store.Result
+		var err error
+		if reuse {
+			res, reused, err = g.executeReusing(ctx, q, p, st)
+		} else {
+			res, err = p.Execute(ctx, st)
+		}
 		if err == nil {
 			g.cache.put(key, res, execStart)
 		}
@@ -143,6 +151,9 @@ func (g *Gateway) run(ctx context.Context, pb *olapgatev1.Query) (a *answer, err
 	}
 	a = g.newAnswer(q, res, exec)
 	a.stats.Coalesced = coalesced
+	if !coalesced {
+		a.stats.ReusedBuckets = int64(reused)
+	}
 	return a, nil
 }
 

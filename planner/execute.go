@@ -488,3 +488,58 @@ func standIn(t dataset.Type, i int) any {
 	}
 	return fmt.Sprintf("<series %d>", i+1)
 }
+
+// Splittable reports whether the query's answer can be assembled from parts of its range cut
+// at bucket boundaries (Segment, Assemble): it has buckets of one width (no zone offset change
+// over the range), and no seriesLimit or compare, whose rankings and joins span the range.
+func (p *Plan) Splittable() bool {
+	q := p.q
+	if q.Granularity.IsZero() || q.SeriesLimit > 0 || q.ComparePrevious {
+		return false
+	}
+	if q.Location == time.UTC {
+		return true
+	}
+	spans, err := query.ZoneSpans(q.Location, q.Start, q.End, query.MaxZoneChanges)
+	return err == nil && len(spans) == 1
+}
+
+// Segment runs the aggregate over [start, end), a part of the query's range. Every bucket of
+// the range that lies wholly inside [start, end) gets the rows the whole query would give it;
+// rows come unordered and unlimited (bounded by MaxRows), finished, with the answer's columns.
+func (p *Plan) Segment(ctx context.Context, st Querier, start, end time.Time) (*store.Result, error) {
+	s, _, err := build(p.q, p.dialect, spec{start: start, end: end, limit: p.q.MaxRows + 1, having: true})
+	if err != nil {
+		return nil, err
+	}
+	r, err := st.Query(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.finish(r, s.Output); err != nil {
+		return nil, err
+	}
+	if len(r.Rows) > p.q.MaxRows {
+		return nil, p.tooMany("rows", p.q.MaxRows)
+	}
+	r.Columns = p.columns()
+	return r, nil
+}
+
+// Assemble completes rows gathered from Segments as Execute would answer: ordered and limited,
+// or filled as time series.
+func (p *Plan) Assemble(r *store.Result) error {
+	r.Columns = p.columns()
+	if p.q.TimeSeries {
+		p.fill(r, nil)
+		if len(r.Rows) > p.q.Limit {
+			return p.tooMany("rows once every series has every bucket", p.q.Limit)
+		}
+		return nil
+	}
+	sortRows(r, orderKeys(p.q))
+	if len(r.Rows) > p.q.Limit {
+		r.Rows = r.Rows[:p.q.Limit]
+	}
+	return nil
+}

@@ -68,6 +68,12 @@ type Query struct {
 	CacheMaxBytes int64 `yaml:"cacheMaxBytes"`
 	// Log records every query into a dataset of the embedded store.
 	Log QueryLog `yaml:"log"`
+	// LatenessWindow: buckets that ended longer ago than this are final and reused by later
+	// queries of the same shape that accept cached answers (default 5m; negative: off).
+	LatenessWindow time.Duration `yaml:"latenessWindow"`
+	// ExtentMaxAge bounds how long final buckets are reused before a full recomputation
+	// (default 1h).
+	ExtentMaxAge time.Duration `yaml:"extentMaxAge"`
 }
 
 // QueryLog configures the query log dataset.
@@ -101,6 +107,8 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Query.MaxTimeout, 5*time.Minute)
 	setDefault(&c.Query.CacheMaxBytes, 256<<20)
 	setDefault(&c.Query.Log.Dataset, "olapgate_queries")
+	setDefault(&c.Query.LatenessWindow, 5*time.Minute)
+	setDefault(&c.Query.ExtentMaxAge, time.Hour)
 }
 
 func setDefault[T comparable](p *T, v T) {

@@ -152,6 +152,8 @@ func (s *Server) Start(ctx context.Context) error {
 		MaxTimeout:          s.cfg.Query.MaxTimeout,
 		DefaultMaxStaleness: s.cfg.Query.DefaultMaxStaleness,
 		CacheMaxBytes:       s.cfg.Query.CacheMaxBytes,
+		Lateness:            s.cfg.Query.LatenessWindow,
+		ExtentMaxAge:        s.cfg.Query.ExtentMaxAge,
 	}, s.store, datasets, metrics)
 	for name, st := range backends {
 		if name != dataset.BackendEmbedded {
