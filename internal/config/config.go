@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/olapgate/olapgate/internal/dataset"
+	"github.com/olapgate/olapgate/store/clickhouse"
 	"github.com/olapgate/olapgate/store/pinot"
 )
 
@@ -31,6 +32,8 @@ type Config struct {
 type Backends struct {
 	// Pinot: brokers or a controller to discover them from (store/pinot.Config).
 	Pinot *pinot.Config `yaml:"pinot"`
+	// ClickHouse: a server's native protocol address and pool (store/clickhouse.Config).
+	ClickHouse *clickhouse.Config `yaml:"clickhouse"`
 }
 
 // Server holds listener and lifecycle settings.
@@ -166,6 +169,11 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("backends.pinot: %w", err)
 		}
 	}
+	if c.Backends.ClickHouse != nil {
+		if err := c.Backends.ClickHouse.Validate(); err != nil {
+			return fmt.Errorf("backends.clickhouse: %w", err)
+		}
+	}
 	seen := map[string]bool{}
 	for i, d := range c.Datasets {
 		if d == nil {
@@ -185,8 +193,10 @@ func (c *Config) Validate() error {
 		switch {
 		case d.Backend == dataset.BackendPinot && c.Backends.Pinot == nil:
 			return fmt.Errorf("datasets[%d]: dataset %s: backend pinot needs a backends.pinot section (brokers or controller)", i, d.Name)
-		case d.Backend == dataset.BackendClickHouse || d.Backend == dataset.BackendSynthetic:
-			return fmt.Errorf("datasets[%d]: dataset %s: backend %q is not available in this build yet (embedded and pinot are)", i, d.Name, d.Backend)
+		case d.Backend == dataset.BackendClickHouse && c.Backends.ClickHouse == nil:
+			return fmt.Errorf("datasets[%d]: dataset %s: backend clickhouse needs a backends.clickhouse section (addr, database, ...)", i, d.Name)
+		case d.Backend == dataset.BackendSynthetic:
+			return fmt.Errorf("datasets[%d]: dataset %s: backend synthetic is not available in this build yet (embedded, pinot and clickhouse are)", i, d.Name)
 		}
 	}
 	return nil

@@ -57,8 +57,21 @@ datasets:
 		{"duplicate field", "datasets: [{name: a, timeColumn: t, dimensions: [{name: x, type: string}, {name: X, type: int}]}]", "declared twice"},
 		{"duplicate dataset", "datasets: [{name: a, timeColumn: t}, {name: a, timeColumn: t}]", "declared twice"},
 		{"bad name", "datasets: [{name: 'a b', timeColumn: t}]", "dataset name"},
-		{"other backend", "datasets: [{name: a, timeColumn: t, backend: pinot}]", "pinot"},
+		{"pinot without backend section", "datasets: [{name: a, timeColumn: t, backend: pinot}]", "needs a backends.pinot section"},
+		{"clickhouse without backend section", "datasets: [{name: a, timeColumn: t, backend: clickhouse}]", "needs a backends.clickhouse section"},
+		{"pinot without brokers", "backends: {pinot: {}}", "backends.pinot"},
+		{"unknown backend key", "backends: {pinot: {broker: [x]}}", "broker"},
+		{"query log name clash", "datasets: [{name: olapgate_queries, timeColumn: t}]", "query log"},
 		{"max events", "ingest: {maxEvents: -1}", "maxEvents"},
+	}
+	several := "backends: {pinot: {brokers: [http://127.0.0.1:8099]}, clickhouse: {addr: 127.0.0.1:9000, maxConns: 4}}\n" +
+		"datasets: [{name: p, timeColumn: t, backend: pinot}, {name: c, timeColumn: t, backend: clickhouse}, {name: e, timeColumn: t}]"
+	gc, err := Parse([]byte(several))
+	if err != nil {
+		t.Fatalf("several backends: %v", err)
+	}
+	if gc.Backends.ClickHouse.MaxConns != 4 || len(gc.Backends.Pinot.Brokers) != 1 {
+		t.Errorf("backends %+v", gc.Backends)
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {

@@ -25,6 +25,7 @@ import (
 	"github.com/olapgate/olapgate/internal/dataset"
 	"github.com/olapgate/olapgate/query"
 	"github.com/olapgate/olapgate/store"
+	"github.com/olapgate/olapgate/store/clickhouse"
 	"github.com/olapgate/olapgate/store/embedded"
 	"github.com/olapgate/olapgate/store/pinot"
 )
@@ -116,6 +117,17 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		backends[dataset.BackendPinot] = ps
 		s.backends = append(s.backends, ps)
+	}
+	if cc := s.cfg.Backends.ClickHouse; cc != nil {
+		cs, err := clickhouse.Open(ctx, *cc)
+		if err != nil {
+			s.closeListeners()
+			s.closeBackends()
+			_ = s.store.Close()
+			return fmt.Errorf("open clickhouse backend: %w", err)
+		}
+		backends[dataset.BackendClickHouse] = cs
+		s.backends = append(s.backends, cs)
 	}
 	for _, d := range s.cfg.Datasets {
 		if err := backends[d.Backend].EnsureDataset(ctx, d); err != nil {

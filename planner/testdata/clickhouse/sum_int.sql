@@ -1,0 +1,15 @@
+-- query: {"timeRange": {"start": "2026-11-22T00:00:00Z", "end": "2026-11-23T00:00:00Z"}, "metrics": [{"agg": "SUM", "field": "qty"}]}
+SELECT accurateCast(sumOrNull(toInt128(`qty`)), 'Nullable(Int64)') AS `__m0`
+FROM `clicks`
+WHERE `time` >= toDateTime64('2026-11-22 00:00:00.000000', 6, 'UTC') AND `time` < toDateTime64('2026-11-23 00:00:00.000000', 6, 'UTC')
+LIMIT 1000;
+
+-- args:
+-- output:
+--   "sum_qty" INT64
+
+-- rendered:
+SELECT accurateCast(sumOrNull(toInt128(`qty`)), 'Nullable(Int64)') AS `__m0`
+FROM `clicks`
+WHERE `time` >= toDateTime64('2026-11-22 00:00:00.000000', 6, 'UTC') AND `time` < toDateTime64('2026-11-23 00:00:00.000000', 6, 'UTC')
+LIMIT 1000;

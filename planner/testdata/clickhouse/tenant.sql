@@ -1,0 +1,18 @@
+-- query: {"timeRange": {"start": "2026-11-22T00:00:00Z", "end": "2026-11-23T00:00:00Z"}, "metrics": [{"agg": "COUNT"}], "filter": {"cmp": {"field": "color", "op": "EQ", "values": ["red"]}}}
+-- tenant: "acme"
+SELECT count() AS `__m0`
+FROM `clicks`
+WHERE `time` >= toDateTime64('2026-11-22 00:00:00.000000', 6, 'UTC') AND `time` < toDateTime64('2026-11-23 00:00:00.000000', 6, 'UTC')
+  AND (`tenant` = 'acme' AND `color` = 'red')
+LIMIT 1000;
+
+-- args:
+-- output:
+--   "count" INT64
+
+-- rendered:
+SELECT count() AS `__m0`
+FROM `clicks`
+WHERE `time` >= toDateTime64('2026-11-22 00:00:00.000000', 6, 'UTC') AND `time` < toDateTime64('2026-11-23 00:00:00.000000', 6, 'UTC')
+  AND (`tenant` = 'acme' AND `color` = 'red')
+LIMIT 1000;
