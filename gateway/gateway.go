@@ -95,6 +95,7 @@ type Gateway struct {
 	inflight coalescer
 	cache    *resultCache
 	extents  *extentCache // nil: no bucket reuse
+	parsed   parseCache
 	now      func() time.Time
 	ready    atomic.Bool
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -187,8 +188,8 @@ func (g *Gateway) handleQuery(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("query: request body over %d bytes", maxQueryBody))
 		return
 	}
-	pb := &olapgatev1.Query{}
-	if err := protojson.Unmarshal(body, pb); err != nil {
+	pb, err := g.parsed.parse(body)
+	if err != nil {
 		writeError(w, status.Errorf(codes.InvalidArgument, "query: decode JSON body: %v", err))
 		return
 	}
@@ -406,4 +407,42 @@ func writeErrorCode(w http.ResponseWriter, httpCode int, c codes.Code, msg strin
 	buf = appendJSONString(buf, msg)
 	buf = append(buf, "}\n"...)
 	_, _ = w.Write(buf)
+}
+
+// parseCache remembers decoded query bodies: dashboards send the same bytes over and over, and
+// protojson decoding is the largest cost of a cache hit over HTTP. Decoded queries are
+// read-only (relative times are resolved later, per request). Bounded: it starts afresh when
+// full, and long bodies are not kept.
+type parseCache struct {
+	mu sync.RWMutex
+	m  map[string]*olapgatev1.Query
+}
+
+const (
+	parseCacheEntries  = 1024
+	parseCacheMaxBytes = 8 << 10
+)
+
+func (c *parseCache) parse(body []byte) (*olapgatev1.Query, error) {
+	if len(body) <= parseCacheMaxBytes {
+		c.mu.RLock()
+		pb, ok := c.m[string(body)] // no allocation for the lookup
+		c.mu.RUnlock()
+		if ok {
+			return pb, nil
+		}
+	}
+	pb := &olapgatev1.Query{}
+	if err := protojson.Unmarshal(body, pb); err != nil {
+		return nil, err
+	}
+	if len(body) <= parseCacheMaxBytes {
+		c.mu.Lock()
+		if c.m == nil || len(c.m) >= parseCacheEntries {
+			c.m = make(map[string]*olapgatev1.Query, parseCacheEntries)
+		}
+		c.m[string(body)] = pb
+		c.mu.Unlock()
+	}
+	return pb, nil
 }

@@ -188,37 +188,61 @@ func (l *QueryLog) Shutdown(ctx context.Context) error {
 	}
 }
 
-// batch turns records into the dataset's columns (time, dimensions, metrics, tenant).
+// batch turns records into the dataset's columns. Columns are found by name once per batch
+// and filled directly: this runs for every query, so no per-record maps.
 func (l *QueryLog) batch(rs []QueryRecord) *store.Batch {
 	b := store.NewBatch(l.d, len(rs))
-	for _, r := range rs {
-		vals := map[string]any{
-			"time": r.Time.UnixMicro(), "tenant": r.Tenant, "dataset": r.Dataset, "backend": r.Backend,
-			"shape": r.Shape, "granularity": r.Granularity, "priority": r.Priority, "code": r.Code,
-			"error": r.Error, "trace_id": r.TraceID, "cache_hit": r.CacheHit, "coalesced": r.Coalesced,
-			"stale": r.Stale, "partial": r.Partial,
-			"latency_ms": ms(r.Latency), "exec_ms": ms(r.Exec), "queued_ms": ms(r.Queued),
-			"rows": r.Rows, "rows_scanned": r.RowsScanned,
-		}
-		for i, c := range l.d.Columns() {
-			col := &b.Cols[i]
-			switch v := vals[c.Name].(type) {
-			case string:
-				col.Strings = append(col.Strings, v)
-			case bool:
-				col.Bools = append(col.Bools, v)
-			case float64:
-				col.Floats = append(col.Floats, v)
-			case int64:
-				if c.Type == dataset.Timestamp {
-					col.Times = append(col.Times, v)
-				} else {
-					col.Ints = append(col.Ints, v)
-				}
-			}
-		}
-		b.N++
+	col := func(name string) *store.ColumnBuf {
+		c, _ := l.d.Column(name)
+		return &b.Cols[c.Index]
 	}
+	strs := func(name string, get func(*QueryRecord) string) {
+		c := col(name)
+		for i := range rs {
+			c.Strings = append(c.Strings, get(&rs[i]))
+		}
+	}
+	bools := func(name string, get func(*QueryRecord) bool) {
+		c := col(name)
+		for i := range rs {
+			c.Bools = append(c.Bools, get(&rs[i]))
+		}
+	}
+	floats := func(name string, get func(*QueryRecord) float64) {
+		c := col(name)
+		for i := range rs {
+			c.Floats = append(c.Floats, get(&rs[i]))
+		}
+	}
+	ints := func(name string, get func(*QueryRecord) int64) {
+		c := col(name)
+		for i := range rs {
+			c.Ints = append(c.Ints, get(&rs[i]))
+		}
+	}
+	tc := col("time")
+	for i := range rs {
+		tc.Times = append(tc.Times, rs[i].Time.UnixMicro())
+	}
+	strs("tenant", func(r *QueryRecord) string { return r.Tenant })
+	strs("dataset", func(r *QueryRecord) string { return r.Dataset })
+	strs("backend", func(r *QueryRecord) string { return r.Backend })
+	strs("shape", func(r *QueryRecord) string { return r.Shape })
+	strs("granularity", func(r *QueryRecord) string { return r.Granularity })
+	strs("priority", func(r *QueryRecord) string { return r.Priority })
+	strs("code", func(r *QueryRecord) string { return r.Code })
+	strs("error", func(r *QueryRecord) string { return r.Error })
+	strs("trace_id", func(r *QueryRecord) string { return r.TraceID })
+	bools("cache_hit", func(r *QueryRecord) bool { return r.CacheHit })
+	bools("coalesced", func(r *QueryRecord) bool { return r.Coalesced })
+	bools("stale", func(r *QueryRecord) bool { return r.Stale })
+	bools("partial", func(r *QueryRecord) bool { return r.Partial })
+	floats("latency_ms", func(r *QueryRecord) float64 { return ms(r.Latency) })
+	floats("exec_ms", func(r *QueryRecord) float64 { return ms(r.Exec) })
+	floats("queued_ms", func(r *QueryRecord) float64 { return ms(r.Queued) })
+	ints("rows", func(r *QueryRecord) int64 { return r.Rows })
+	ints("rows_scanned", func(r *QueryRecord) int64 { return r.RowsScanned })
+	b.N = len(rs)
 	return b
 }
 

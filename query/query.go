@@ -23,9 +23,9 @@ package query
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"math/bits"
+	"strconv"
 	"strings"
 	"time"
 
@@ -359,85 +359,115 @@ func ColumnType(t dataset.Type) store.ColumnType {
 // having, order, limit), for result caches and request coalescing. Hints are left out. Equal
 // keys mean equal answers over the same data; the key is not meant to be parsed.
 func (q *Query) Key() string {
-	type metric struct {
-		A string  `json:"a"`
-		F string  `json:"f,omitempty"`
-		P float64 `json:"p,omitempty"`
-		N string  `json:"n"`
-		W any     `json:"w,omitempty"`
-		R []int   `json:"r,omitempty"`
-	}
-	k := struct {
-		V  int      `json:"v"`
-		D  string   `json:"d"`
-		S  int64    `json:"s"`
-		E  int64    `json:"e"`
-		G  string   `json:"g,omitempty"`
-		Z  string   `json:"z"`
-		M  []metric `json:"m"`
-		B  []string `json:"b,omitempty"`
-		W  any      `json:"w,omitempty"`
-		H  any      `json:"h,omitempty"`
-		O  []Order  `json:"o,omitempty"`
-		L  int      `json:"l"`
-		TC string   `json:"tc"` // the time column, in case a dataset is redeclared
-		SL int      `json:"sl,omitempty"`
-		CP bool     `json:"cp,omitempty"`
-		TS bool     `json:"ts,omitempty"`
-	}{
-		SL: q.SeriesLimit, CP: q.ComparePrevious, TS: q.TimeSeries,
-		V: 1, D: q.Dataset.Name, S: q.Start.UnixMicro(), E: q.End.UnixMicro(), G: q.Granularity.String(),
-		Z: q.Location.String(), W: filterKey(q.Filter), H: filterKey(q.Having), O: q.OrderBy, L: q.Limit,
-		TC: q.Dataset.TimeColumn,
-	}
+	// Hand-written rather than encoding/json: it is on every request's path, cache hits
+	// included. Strings are quoted (strconv.Quote), so no value can forge a separator.
+	b := make([]byte, 0, 256)
+	b = append(b, "v2|"...)
+	b = strconv.AppendQuote(b, q.Dataset.Name)
+	b = append(b, '|')
+	b = strconv.AppendQuote(b, q.Dataset.TimeColumn) // in case a dataset is redeclared
+	b = append(b, '|')
+	b = strconv.AppendInt(b, q.Start.UnixMicro(), 10)
+	b = append(b, '|')
+	b = strconv.AppendInt(b, q.End.UnixMicro(), 10)
+	b = append(b, '|')
+	b = append(b, q.Granularity.String()...)
+	b = append(b, '|')
+	b = strconv.AppendQuote(b, q.Location.String())
+	b = append(b, "|m"...)
 	for _, m := range q.Metrics {
-		km := metric{A: m.Agg.String(), F: m.Field.Name, P: m.P, N: m.Name, W: filterKey(m.Filter)}
+		b = append(b, '(')
+		b = append(b, m.Agg.String()...)
+		b = append(b, ',')
+		b = strconv.AppendQuote(b, m.Field.Name)
+		b = append(b, ',')
+		b = strconv.AppendFloat(b, m.P, 'g', -1, 64)
+		b = append(b, ',')
+		b = strconv.AppendQuote(b, m.Name)
 		if m.Agg == Ratio {
-			km.R = m.Ratio[:]
+			b = append(b, ",r"...)
+			b = strconv.AppendInt(b, int64(m.Ratio[0]), 10)
+			b = append(b, ',')
+			b = strconv.AppendInt(b, int64(m.Ratio[1]), 10)
 		}
-		k.M = append(k.M, km)
+		if m.Filter != nil {
+			b = append(b, ",w"...)
+			b = appendFilterKey(b, m.Filter)
+		}
+		b = append(b, ')')
 	}
+	b = append(b, "|b"...)
 	for _, c := range q.GroupBy {
-		k.B = append(k.B, c.Name)
+		b = strconv.AppendQuote(b, c.Name)
+		b = append(b, ',')
 	}
-	raw, err := json.Marshal(k)
-	if err != nil {
-		// Every value in a validated query marshals; reaching this is a bug.
-		panic("query: marshal key: " + err.Error())
+	b = append(b, "|w"...)
+	b = appendFilterKey(b, q.Filter)
+	b = append(b, "|h"...)
+	b = appendFilterKey(b, q.Having)
+	b = append(b, "|o"...)
+	for _, o := range q.OrderBy {
+		b = strconv.AppendQuote(b, o.By)
+		if o.Desc {
+			b = append(b, '-')
+		}
+		b = append(b, ',')
 	}
-	return string(raw)
+	b = append(b, "|l"...)
+	b = strconv.AppendInt(b, int64(q.Limit), 10)
+	b = append(b, "|s"...)
+	b = strconv.AppendInt(b, int64(q.SeriesLimit), 10)
+	b = append(b, "|c"...)
+	b = strconv.AppendBool(b, q.ComparePrevious)
+	b = append(b, "|t"...)
+	b = strconv.AppendBool(b, q.TimeSeries)
+	return string(b)
 }
 
-// filterKey turns a filter into plain JSON-able values; times become microseconds so the key
-// does not depend on how a value was spelled.
-func filterKey(f *Filter) any {
+// appendFilterKey writes a filter canonically; times become microseconds so the key does not
+// depend on how a value was spelled, and -0 is 0.
+func appendFilterKey(b []byte, f *Filter) []byte {
 	if f == nil {
-		return nil
+		return append(b, '-')
 	}
 	switch f.Kind {
 	case And, Or, Not:
-		subs := make([]any, len(f.Filters))
-		for i, s := range f.Filters {
-			subs[i] = filterKey(s)
+		b = append(b, "(k"...)
+		b = strconv.AppendInt(b, int64(f.Kind), 10)
+		for _, s := range f.Filters {
+			b = append(b, ' ')
+			b = appendFilterKey(b, s)
 		}
-		return []any{int(f.Kind), subs}
+		return append(b, ')')
 	}
-	vals := make([]any, len(f.Values))
-	for i, v := range f.Values {
+	b = append(b, "(c"...)
+	b = strconv.AppendQuote(b, f.Field)
+	b = append(b, ' ')
+	b = append(b, f.Op.String()...)
+	for _, v := range f.Values {
+		b = append(b, ' ')
 		switch x := v.(type) {
-		case time.Time:
-			vals[i] = x.UnixMicro()
+		case string:
+			b = append(b, 's')
+			b = strconv.AppendQuote(b, x)
+		case int64:
+			b = append(b, 'i')
+			b = strconv.AppendInt(b, x, 10)
 		case float64:
-			// -0 compares equal to 0 everywhere, so it must not make a different key.
 			if x == 0 {
 				x = 0
 			}
-			vals[i] = x
-		default:
-			vals[i] = x
+			b = append(b, 'f')
+			b = strconv.AppendFloat(b, x, 'g', -1, 64)
+		case bool:
+			b = append(b, 'b')
+			b = strconv.AppendBool(b, x)
+		case time.Time:
+			b = append(b, 't')
+			b = strconv.AppendInt(b, x.UnixMicro(), 10)
 		}
 	}
-	return []any{int(f.Kind), f.Field, f.Op.String(), vals}
+	return append(b, ')')
 }
 
 // Shape identifies the query's form without its values: dataset, granularity, metrics,
