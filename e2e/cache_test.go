@@ -78,3 +78,35 @@ func TestMetricsExposition(t *testing.T) {
 		}
 	}
 }
+
+// TestExplain: the SQL for the dataset's backend with its parameters, the same query in every
+// dialect, and whether the cache would answer it.
+func TestExplain(t *testing.T) {
+	srv := startServer(t, t.TempDir())
+	base := "http://" + srv.HTTPAddr()
+	q := `{"dataset":"pageviews","timeRange":{"start":"2026-11-22T00:00:00Z","end":"2026-11-23T00:00:00Z"},"granularity":"1h","groupBy":["country"],"metrics":[{"agg":"COUNT"}],"filter":{"cmp":{"field":"page","op":"EQ","values":["/it's"]}},"options":{"maxStalenessMs":60000}}`
+	explain := func() map[string]any {
+		code, out := postJSON(t, base+"/v1/query:explain", "application/json", []byte(q))
+		var e map[string]any
+		if code != 200 || json.Unmarshal(out, &e) != nil {
+			t.Fatalf("explain: %d %s", code, out)
+		}
+		return e
+	}
+	e := explain()
+	if e["backend"] != "embedded" || e["cache"] != "miss" || !strings.Contains(e["sql"].(string), `'/it''s'`) {
+		t.Fatalf("explain: %v", e)
+	}
+	by, _ := e["sqlByDialect"].(map[string]any)
+	for _, d := range []string{"duckdb", "pinot", "clickhouse"} {
+		if s, _ := by[d].(string); !strings.Contains(s, "SELECT") {
+			t.Errorf("no %s SQL: %v", d, by[d])
+		}
+	}
+	if code, out := postJSON(t, base+"/v1/query", "application/json", []byte(q)); code != 200 {
+		t.Fatalf("query: %d %s", code, out)
+	}
+	if c, _ := explain()["cache"].(string); !strings.HasPrefix(c, "hit") {
+		t.Errorf("cache decision after the query: %q", c)
+	}
+}

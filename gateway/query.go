@@ -255,6 +255,15 @@ func (g *Gateway) Explain(ctx context.Context, req *olapgatev1.ExplainRequest) (
 	for _, a := range p.Stmt.Args {
 		out.Params = append(out.Params, renderArg(a))
 	}
+	out.SqlByDialect = map[string]string{}
+	for _, name := range planner.Dialects() {
+		dp, err := planner.New(q, name)
+		if err != nil {
+			out.SqlByDialect[name] = "-- " + err.Error()
+			continue
+		}
+		out.SqlByDialect[name] = planner.Explain(dp)
+	}
 	return out, nil
 }
 

@@ -41,7 +41,10 @@ func (s *Store) Query(ctx context.Context, st store.Statement) (*store.Result, e
 	id := queryID(ctx)
 	res := &store.Result{
 		Columns: append([]store.ResultColumn(nil), st.Output...),
-		Meta:    store.ResultMeta{QueryID: id, RowsScanned: -1},
+		// Inserts are acknowledged once the server has them, so a statement started now sees
+		// every acknowledged write: the data is complete up to now (olapgate's own writes;
+		// other writers of the table are not olapgate's to vouch for).
+		Meta: store.ResultMeta{QueryID: id, RowsScanned: -1, CompleteUpTo: time.Now().UTC()},
 	}
 	var cols proto.Results
 	var scanned int64
