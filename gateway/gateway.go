@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/olapgate/olapgate/gateway/admission"
 	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
 	"github.com/olapgate/olapgate/internal/dataset"
 	"github.com/olapgate/olapgate/query"
@@ -95,9 +96,11 @@ type Gateway struct {
 	inflight coalescer
 	cache    *resultCache
 	extents  *extentCache // nil: no bucket reuse
-	parsed   parseCache
-	now      func() time.Time
-	ready    atomic.Bool
+	// admission admits backend executions (nil: everything runs at once).
+	admission *admission.Controller
+	parsed    parseCache
+	now       func() time.Time
+	ready     atomic.Bool
 }
 
 // New returns a gateway serving ds, with st as the embedded backend (add others with
@@ -124,6 +127,9 @@ func New(cfg Config, st store.Store, ds []*dataset.Dataset, m *Metrics) *Gateway
 
 // AddBackend serves the datasets whose backend is name from st. Call it before serving.
 func (g *Gateway) AddBackend(name string, st store.Store) { g.stores[name] = st }
+
+// SetAdmission puts admission control in front of the backends. Call it before serving.
+func (g *Gateway) SetAdmission(c *admission.Controller) { g.admission = c }
 
 // SetQueryLog records every query into l (nil: no query log). Call it before serving.
 func (g *Gateway) SetQueryLog(l *QueryLog) { g.queryLog = l }

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -394,12 +395,27 @@ func appendJSONString(buf []byte, s string) []byte {
 // grpc-gateway's error shape.
 func writeError(w http.ResponseWriter, err error) {
 	st := status.Convert(err)
+	if st.Code() == codes.ResourceExhausted {
+		w.Header().Set("Retry-After", retryAfterSeconds(st))
+	}
 	writeErrorCode(w, runtime.HTTPStatusFromCode(st.Code()), st.Code(), st.Message())
+}
+
+// retryAfterSeconds is the status's RetryInfo delay in whole seconds (rounded up, at least 1:
+// Retry-After has no fractions), or 1 without one.
+func retryAfterSeconds(st *status.Status) string {
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			secs := (ri.GetRetryDelay().AsDuration() + time.Second - 1) / time.Second
+			return strconv.FormatInt(max(int64(secs), 1), 10)
+		}
+	}
+	return "1"
 }
 
 func writeErrorCode(w http.ResponseWriter, httpCode int, c codes.Code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
-	if c == codes.ResourceExhausted && httpCode == http.StatusTooManyRequests {
+	if c == codes.ResourceExhausted && httpCode == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
 	}
 	w.WriteHeader(httpCode)

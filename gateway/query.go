@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/olapgate/olapgate/gateway/admission"
 	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
 	"github.com/olapgate/olapgate/internal/dataset"
 	"github.com/olapgate/olapgate/planner"
@@ -127,14 +128,38 @@ func (g *Gateway) run(ctx context.Context, pb *olapgatev1.Query) (a *answer, err
 	execStart := time.Now()
 	reuse := g.extents != nil && !pb.GetOptions().GetNoCache() && g.maxStaleness(pb.GetOptions()) > 0 && p.Splittable()
 	var reused int
+	var queued time.Duration
+	shape := q.Shape()
+	tenant := tenantFrom(ctx)
 	res, coalesced, err := g.inflight.do(ctx, key, timeout, func(ctx context.Context) (*store.Result, error) {
-		// Executed (and finished) once, inside the shared execution: every waiter only reads res.
+		// Admitted once, executed (and finished) once, inside the shared execution: coalesced
+		// waiters add no backend load, and every waiter only reads res.
+		var ticket *admission.Ticket
+		if g.admission != nil {
+			var err error
+			ticket, err = g.admission.Admit(ctx, admission.Request{Backend: q.Dataset.Backend, Shape: shape,
+				Tenant: tenant, Priority: admission.ParsePriority(q.Hints.Priority)})
+			if err != nil {
+				return nil, err
+			}
+			queued = ticket.Queued
+		}
 		var res *store.Result
 		var err error
 		if reuse {
 			res, reused, err = g.executeReusing(ctx, q, p, st)
 		} else {
 			res, err = p.Execute(ctx, st)
+		}
+		if ticket != nil {
+			switch {
+			case err == nil:
+				ticket.Done(admission.OK)
+			case store.IsOverload(err):
+				ticket.Done(admission.Overload)
+			default:
+				ticket.Done(admission.Dropped)
+			}
 		}
 		if err == nil {
 			g.cache.put(key, res, execStart)
@@ -147,10 +172,25 @@ func (g *Gateway) run(ctx context.Context, pb *olapgatev1.Query) (a *answer, err
 		g.metrics.coalesced.Inc()
 	}
 	if err != nil {
+		var rej *admission.Rejection
+		if errors.As(err, &rej) {
+			// Degrade before refusing: a client that allows it gets a stale cached answer.
+			if bound := time.Duration(pb.GetOptions().GetMaxStalenessOnOverloadMs()) * time.Millisecond; bound > 0 {
+				if res, enc, age, ok := g.cache.get(key, bound, time.Now()); ok {
+					a := g.newAnswer(q, res, 0)
+					a.enc = enc
+					a.stats.CacheHit, a.stats.Stale, a.stats.AgeMs = true, true, age.Milliseconds()
+					a.stats.QueuedMs = queued.Milliseconds()
+					return a, nil
+				}
+			}
+			return nil, rej.GRPCStatus().Err()
+		}
 		return nil, toStatus(err)
 	}
 	a = g.newAnswer(q, res, exec)
 	a.stats.Coalesced = coalesced
+	a.stats.QueuedMs = queued.Milliseconds()
 	if !coalesced {
 		a.stats.ReusedBuckets = int64(reused)
 	}

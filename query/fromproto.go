@@ -636,6 +636,9 @@ func hints(o *olapgatev1.QueryOptions) (Hints, error) {
 	if ms := o.GetMaxStalenessMs(); ms < 0 || ms > maxMs {
 		return h, errf("options.maxStalenessMs", "%d: want 0 or a positive number of milliseconds", ms)
 	}
+	if ms := o.GetMaxStalenessOnOverloadMs(); ms < 0 || ms > maxMs {
+		return h, errf("options.maxStalenessOnOverloadMs", "%d: want 0 or a positive number of milliseconds", ms)
+	}
 	h.Timeout = time.Duration(o.GetTimeoutMs()) * time.Millisecond
 	h.MaxStaleness = time.Duration(o.GetMaxStalenessMs()) * time.Millisecond
 	switch p := strings.ToLower(o.GetPriority()); p {

@@ -251,3 +251,10 @@ func (b *Batch) TruncateColumns(n int) {
 		}
 	}
 }
+
+// IsOverload reports whether err is a backend saying it is overloaded (Pinot 211/245/429,
+// ClickHouse 202/241): admission control treats it as congestion and cuts its limit.
+func IsOverload(err error) bool {
+	var o interface{ OverloadSignal() bool }
+	return errors.As(err, &o) && o.OverloadSignal()
+}

@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/olapgate/olapgate/gateway/admission"
 	"github.com/olapgate/olapgate/internal/dataset"
 	"github.com/olapgate/olapgate/store/clickhouse"
 	"github.com/olapgate/olapgate/store/pinot"
@@ -19,12 +20,37 @@ import (
 
 // Config is the whole configuration file. Key names are the contract (DESIGN §4).
 type Config struct {
-	Server   Server             `yaml:"server"`
-	Embedded Embedded           `yaml:"embedded"`
-	Ingest   Ingest             `yaml:"ingest"`
-	Query    Query              `yaml:"query"`
-	Backends Backends           `yaml:"backends"`
-	Datasets []*dataset.Dataset `yaml:"datasets"`
+	Server    Server             `yaml:"server"`
+	Embedded  Embedded           `yaml:"embedded"`
+	Ingest    Ingest             `yaml:"ingest"`
+	Query     Query              `yaml:"query"`
+	Backends  Backends           `yaml:"backends"`
+	Admission Admission          `yaml:"admission"`
+	Datasets  []*dataset.Dataset `yaml:"datasets"`
+}
+
+// Admission configures admission control in front of every backend (gateway/admission).
+type Admission struct {
+	// Disabled lets every execution run at once.
+	Disabled bool `yaml:"disabled"`
+	// Mode is adaptive (default: the limit follows measured latency and overload answers) or
+	// static (a fixed cap, staticLimit).
+	Mode        string `yaml:"mode"`
+	StaticLimit int    `yaml:"staticLimit"`
+	// Adaptive limit bounds per backend and cost class; defaults 1, 64, 8.
+	MinLimit     int `yaml:"minLimit"`
+	MaxLimit     int `yaml:"maxLimit"`
+	InitialLimit int `yaml:"initialLimit"`
+	// MaxQueue bounds the waiting executions per backend and cost class; default 256.
+	MaxQueue int `yaml:"maxQueue"`
+	// TenantQPS limits each tenant's backend executions per second (0: no limit), with bursts
+	// of TenantBurst.
+	TenantQPS   float64 `yaml:"tenantQPS"`
+	TenantBurst int     `yaml:"tenantBurst"`
+	// FastBelow and SlowAbove split query shapes into cost classes by recent execution time;
+	// defaults 50ms and 1s.
+	FastBelow time.Duration `yaml:"fastBelow"`
+	SlowAbove time.Duration `yaml:"slowAbove"`
 }
 
 // Backends configures the scale-out stores; a dataset names its backend with `backend:`.
@@ -164,6 +190,14 @@ func (c *Config) Validate() error {
 	if c.Embedded.Threads < 0 {
 		return fmt.Errorf("embedded.threads: %d: must be >= 0", c.Embedded.Threads)
 	}
+	switch c.Admission.Mode {
+	case "", "adaptive", "static":
+	default:
+		return fmt.Errorf("admission.mode: %q: want adaptive or static", c.Admission.Mode)
+	}
+	if err := c.AdmissionConfig().Validate(); err != nil {
+		return fmt.Errorf("admission: %w", err)
+	}
 	if c.Backends.Pinot != nil {
 		if err := c.Backends.Pinot.Validate(); err != nil {
 			return fmt.Errorf("backends.pinot: %w", err)
@@ -200,4 +234,12 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// AdmissionConfig is the admission section as the gateway's admission.Config.
+func (c *Config) AdmissionConfig() admission.Config {
+	a := c.Admission
+	return admission.Config{Static: a.Mode == "static", StaticLimit: a.StaticLimit,
+		MinLimit: a.MinLimit, MaxLimit: a.MaxLimit, InitialLimit: a.InitialLimit, MaxQueue: a.MaxQueue,
+		TenantQPS: a.TenantQPS, TenantBurst: a.TenantBurst, FastBelow: a.FastBelow, SlowAbove: a.SlowAbove}
 }

@@ -18,11 +18,14 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/olapgate/olapgate/gateway"
+	"github.com/olapgate/olapgate/gateway/admission"
 	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
 	"github.com/olapgate/olapgate/internal/config"
 	"github.com/olapgate/olapgate/internal/dataset"
+	"github.com/olapgate/olapgate/planner"
 	"github.com/olapgate/olapgate/query"
 	"github.com/olapgate/olapgate/store"
 	"github.com/olapgate/olapgate/store/clickhouse"
@@ -42,6 +45,7 @@ type Server struct {
 	store          *embedded.Store
 	gw             *gateway.Gateway
 	queryLog       *gateway.QueryLog
+	admission      *admission.Controller
 	backends       []store.Store // scale-out stores besides the embedded one
 	handler        atomic.Pointer[http.Handler]
 
@@ -172,6 +176,13 @@ func (s *Server) Start(ctx context.Context) error {
 			s.gw.AddBackend(name, st)
 		}
 	}
+	if !s.cfg.Admission.Disabled {
+		s.admission = admission.New(s.cfg.AdmissionConfig(), metrics.Registry())
+		s.gw.SetAdmission(s.admission)
+		if logDataset != nil {
+			s.seedCostClasses(ctx, logDataset)
+		}
+	}
 	if logDataset != nil {
 		s.queryLog = gateway.NewQueryLog(gateway.QueryLogConfig{}, s.store, logDataset, metrics, s.log)
 		s.gw.SetQueryLog(s.queryLog)
@@ -208,6 +219,36 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.log.Info("serving", "http", s.HTTPAddr(), "grpc", s.GRPCAddr())
 	return nil
+}
+
+// seedCostClasses gives admission control each query shape's recent execution time from the
+// query log, so cost classes hold across restarts. Best effort: a failure only means shapes
+// start in the medium class.
+func (s *Server) seedCostClasses(ctx context.Context, logDataset *dataset.Dataset) {
+	pb := &olapgatev1.Query{Dataset: logDataset.Name, TimeRange: &olapgatev1.TimeRange{Start: "now-1h"},
+		GroupBy: []string{"shape"}, Metrics: []*olapgatev1.Metric{{Agg: "AVG", Field: "exec_ms"}},
+		Filter: &olapgatev1.Filter{Kind: &olapgatev1.Filter_And{And: &olapgatev1.FilterList{Filters: []*olapgatev1.Filter{
+			{Kind: &olapgatev1.Filter_Cmp{Cmp: &olapgatev1.Comparison{Field: "code", Op: "EQ", Values: []*structpb.Value{structpb.NewStringValue("OK")}}}},
+			{Kind: &olapgatev1.Filter_Cmp{Cmp: &olapgatev1.Comparison{Field: "cache_hit", Op: "EQ", Values: []*structpb.Value{structpb.NewBoolValue(false)}}}},
+		}}}},
+		Limit: 100000}
+	q, err := query.FromProto(pb, logDataset, query.Options{})
+	if err == nil {
+		var p *planner.Plan
+		if p, err = planner.New(q, s.store.Dialect()); err == nil {
+			var res *store.Result
+			if res, err = p.Execute(ctx, s.store); err == nil {
+				for _, row := range res.Rows {
+					if shape, ok := row[0].(string); ok && row[1] != nil {
+						s.admission.Observe(shape, time.Duration(row[1].(float64)*float64(time.Millisecond)))
+					}
+				}
+				s.log.Info("admission cost classes seeded from the query log", "shapes", len(res.Rows))
+				return
+			}
+		}
+	}
+	s.log.Warn("seed admission cost classes from the query log", "err", err)
 }
 
 // closeBackends closes the scale-out stores (they hold connections, not data).
@@ -257,6 +298,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				s.grpcSrv.Stop()
 				errs = append(errs, fmt.Errorf("drain grpc: %w", ctx.Err()))
 			}
+		}
+		if s.admission != nil {
+			s.admission.Shutdown()
 		}
 		// The query log's last records go in before the store closes.
 		if err := s.queryLog.Shutdown(ctx); err != nil {

@@ -110,3 +110,6 @@ func isNetwork(err error) bool {
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 		errors.Is(err, net.ErrClosed)
 }
+
+// OverloadSignal reports whether the backend refused for lack of capacity (store.IsOverload).
+func (e *Error) OverloadSignal() bool { return e.Overload }

@@ -164,3 +164,6 @@ func httpError(where string, code int, body []byte) *Error {
 	e.msg = fmt.Sprintf("%s: HTTP %d: %s", where, code, clip(string(body)))
 	return e
 }
+
+// OverloadSignal reports whether the backend refused for lack of capacity (store.IsOverload).
+func (e *Error) OverloadSignal() bool { return e.Overload }

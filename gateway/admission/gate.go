@@ -1,0 +1,253 @@
+package admission
+
+import (
+	"container/list"
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// gate admits executions to one limiter (a backend's cost class). When the limiter is full,
+// requests wait in a bounded queue: interactive before bulk, and within a priority the
+// tenants take turns (round robin over tenants with waiters), so one tenant's burst cannot
+// take the slots others wait for. A request that cannot start before its deadline leaves
+// (or is refused at once when the estimate already says so).
+type gate struct {
+	backend, class string
+	lim            limiter
+	maxQueue       int
+
+	mu     sync.Mutex
+	levels [numPriorities]level
+	queued int
+	// execEWMA estimates an execution's duration here, for the wait estimate.
+	execEWMA time.Duration
+}
+
+type level struct {
+	tenants map[string]*list.List // tenant → FIFO of *waiter
+	ring    []string              // tenants with waiters, in turn order
+	next    int
+}
+
+type waiter struct {
+	tenant   string
+	prio     Priority
+	ready    chan permit // buffered 1: a grant never blocks the dispatcher
+	rejected *Rejection  // set instead of a grant when shed for a higher priority
+	el       *list.Element
+	at       time.Time
+	gone     bool // no longer queued (granted, shed, or left)
+}
+
+func newGate(backend, class string, lim limiter, maxQueue int) *gate {
+	g := &gate{backend: backend, class: class, lim: lim, maxQueue: maxQueue}
+	for i := range g.levels {
+		g.levels[i].tenants = map[string]*list.List{}
+	}
+	return g
+}
+
+// acquire waits for a slot; expected is the execution's expected duration (0: unknown).
+func (g *gate) acquire(ctx context.Context, r Request, expected time.Duration) (permit, time.Duration, error) {
+	start := time.Now()
+	g.mu.Lock()
+	if g.queued == 0 {
+		if p, ok := g.lim.tryAcquire(); ok {
+			g.mu.Unlock()
+			return p, 0, nil
+		}
+	}
+	// Would it start in time? The wait is about the queue ahead divided among the slots.
+	if dl, ok := ctx.Deadline(); ok {
+		ahead := g.queuedAhead(r.Priority)
+		wait := time.Duration(float64(ahead+1) / float64(max(g.lim.limit(), 1)) * float64(g.execEWMA))
+		if left := time.Until(dl) - expected; wait > left {
+			g.mu.Unlock()
+			return nil, 0, g.reject(ReasonDeadline, r, fmt.Sprintf("%d queued ahead, estimated wait %s, but the deadline leaves %s for it", ahead, wait.Round(time.Millisecond), max(left, 0).Round(time.Millisecond)), wait)
+		}
+	}
+	if g.queued >= g.maxQueue {
+		victim := g.lowestBelow(r.Priority)
+		if victim == nil {
+			g.mu.Unlock()
+			return nil, 0, g.reject(ReasonQueueFull, r, fmt.Sprintf("queue full (%d waiting, limit %d running)", g.queued, g.lim.limit()), g.retryAfter())
+		}
+		// Shedding starts with the lowest priority: the newest bulk waiter makes room.
+		g.remove(victim)
+		victim.rejected = g.reject(ReasonShed, Request{Tenant: victim.tenant, Priority: victim.prio}, "shed for higher-priority work while the queue is full", g.retryAfter())
+		victim.ready <- nil
+	}
+	w := &waiter{tenant: r.Tenant, prio: r.Priority, ready: make(chan permit, 1), at: time.Now()}
+	g.push(w)
+	g.mu.Unlock()
+
+	// Never wait past the point where the execution could still finish by the deadline.
+	wctx := ctx
+	if dl, ok := ctx.Deadline(); ok && expected > 0 {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithDeadline(ctx, dl.Add(-expected))
+		defer cancel()
+	}
+	select {
+	case p := <-w.ready:
+		if w.rejected != nil {
+			return nil, time.Since(start), w.rejected
+		}
+		return p, time.Since(start), nil
+	case <-wctx.Done():
+		g.mu.Lock()
+		if !w.gone {
+			g.remove(w)
+			g.mu.Unlock()
+			if ctx.Err() != nil {
+				return nil, time.Since(start), ctx.Err()
+			}
+			return nil, time.Since(start), g.reject(ReasonDeadline, r, "no slot in time to finish before the deadline", g.retryAfter())
+		}
+		g.mu.Unlock()
+		// Granted (or shed) at the same moment: give the slot back.
+		if p := <-w.ready; p != nil {
+			p.done(Dropped)
+			g.dispatch()
+		}
+		if w.rejected != nil {
+			return nil, time.Since(start), w.rejected
+		}
+		return nil, time.Since(start), ctx.Err()
+	}
+}
+
+// release returns a slot and lets waiters in.
+func (g *gate) release(p permit, o Outcome, exec time.Duration) {
+	p.done(o)
+	g.mu.Lock()
+	if o == OK {
+		if g.execEWMA == 0 {
+			g.execEWMA = exec
+		} else {
+			g.execEWMA += (exec - g.execEWMA) / 8
+		}
+	}
+	g.mu.Unlock()
+	g.dispatch()
+}
+
+// dispatch grants slots to waiters while the limiter has room: the adaptive limit can also
+// rise without a release, so the controller calls it periodically too.
+func (g *gate) dispatch() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for g.queued > 0 {
+		w := g.peek()
+		p, ok := g.lim.tryAcquire()
+		if !ok {
+			return
+		}
+		g.remove(w)
+		g.advance(w)
+		w.ready <- p
+	}
+}
+
+// peek is the next waiter: the highest priority with waiters, the tenant whose turn it is.
+func (g *gate) peek() *waiter {
+	for pr := numPriorities - 1; pr >= 0; pr-- {
+		lv := &g.levels[pr]
+		if len(lv.ring) == 0 {
+			continue
+		}
+		t := lv.ring[lv.next%len(lv.ring)]
+		return lv.tenants[t].Front().Value.(*waiter)
+	}
+	return nil
+}
+
+// advance moves the turn past w's tenant after it was served.
+func (g *gate) advance(w *waiter) {
+	lv := &g.levels[w.prio]
+	if len(lv.ring) > 0 {
+		// remove() already dropped an emptied tenant from the ring, leaving next on the
+		// following one; otherwise move on.
+		if _, still := lv.tenants[w.tenant]; still {
+			lv.next = (lv.next + 1) % len(lv.ring)
+		}
+	}
+}
+
+func (g *gate) push(w *waiter) {
+	lv := &g.levels[w.prio]
+	q, ok := lv.tenants[w.tenant]
+	if !ok {
+		q = list.New()
+		lv.tenants[w.tenant] = q
+		lv.ring = append(lv.ring, w.tenant)
+	}
+	w.el = q.PushBack(w)
+	g.queued++
+}
+
+func (g *gate) remove(w *waiter) {
+	lv := &g.levels[w.prio]
+	q := lv.tenants[w.tenant]
+	q.Remove(w.el)
+	w.gone = true
+	g.queued--
+	if q.Len() > 0 {
+		return
+	}
+	delete(lv.tenants, w.tenant)
+	for i, t := range lv.ring {
+		if t == w.tenant {
+			lv.ring = append(lv.ring[:i], lv.ring[i+1:]...)
+			if lv.next > i {
+				lv.next--
+			}
+			break
+		}
+	}
+	if len(lv.ring) > 0 {
+		lv.next %= len(lv.ring)
+	} else {
+		lv.next = 0
+	}
+}
+
+// queuedAhead counts waiters that would be served before a new request of priority p.
+func (g *gate) queuedAhead(p Priority) int {
+	n := 0
+	for pr := int(p); pr < numPriorities; pr++ {
+		for _, q := range g.levels[pr].tenants {
+			n += q.Len()
+		}
+	}
+	return n
+}
+
+// lowestBelow is the newest waiter of the lowest priority below p, or nil.
+func (g *gate) lowestBelow(p Priority) *waiter {
+	for pr := 0; pr < int(p); pr++ {
+		lv := &g.levels[pr]
+		var newest *waiter
+		for _, q := range lv.tenants {
+			if w := q.Back().Value.(*waiter); newest == nil || w.at.After(newest.at) {
+				newest = w
+			}
+		}
+		if newest != nil {
+			return newest
+		}
+	}
+	return nil
+}
+
+// retryAfter suggests when to come back: about one execution's time, at least 100 ms.
+func (g *gate) retryAfter() time.Duration {
+	return max(g.execEWMA, 100*time.Millisecond)
+}
+
+func (g *gate) reject(reason string, r Request, msg string, retry time.Duration) *Rejection {
+	return &Rejection{Reason: reason, Backend: g.backend, Class: g.class, Tenant: r.Tenant,
+		Msg: msg, RetryAfter: max(retry, 100*time.Millisecond)}
+}

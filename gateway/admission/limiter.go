@@ -1,0 +1,141 @@
+package admission
+
+import (
+	"sync"
+	"time"
+
+	"github.com/failsafe-go/failsafe-go/adaptivelimiter"
+)
+
+// Outcome is how an admitted execution ended, for the limiter's learning.
+type Outcome int
+
+// Outcomes.
+const (
+	// OK: the backend answered; its latency feeds the limit.
+	OK Outcome = iota
+	// Overload: the backend said it is overloaded (Pinot 211/245/429, ClickHouse 202/241):
+	// the limit drops at once.
+	Overload
+	// Dropped: the execution ended for a reason that says nothing about the backend's load
+	// (client gone, bad query); its latency is not recorded.
+	Dropped
+)
+
+// limiter decides how many executions may run at once. Both kinds are olapgate's own
+// interface over the algorithm, so failsafe-go (pre-1.0) stays replaceable.
+type limiter interface {
+	// tryAcquire takes a slot if one is free; it never blocks.
+	tryAcquire() (permit, bool)
+	limit() int
+	inflight() int
+}
+
+type permit interface{ done(Outcome) }
+
+// staticLimiter is a fixed cap.
+type staticLimiter struct {
+	mu  sync.Mutex
+	max int
+	n   int
+}
+
+func (s *staticLimiter) tryAcquire() (permit, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n >= s.max {
+		return nil, false
+	}
+	s.n++
+	return staticPermit{s}, true
+}
+
+func (s *staticLimiter) limit() int { return s.max }
+
+func (s *staticLimiter) inflight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
+}
+
+type staticPermit struct{ s *staticLimiter }
+
+func (p staticPermit) done(Outcome) {
+	p.s.mu.Lock()
+	p.s.n--
+	p.s.mu.Unlock()
+}
+
+// adaptiveLimiter follows measured latency with failsafe-go's gradient limiter (recent p90
+// against a baseline: the limit falls when latency trends up, rises while it does not) and
+// adds what that limiter lacks: backend overload answers cut the limit at once, by half of
+// what is running (multiplicative decrease), and it recovers by one slot per successful
+// execution (additive increase).
+type adaptiveLimiter struct {
+	fs       adaptivelimiter.AdaptiveLimiter[any]
+	min, max int
+
+	mu          sync.Mutex
+	overloadCap int // the cap after overload answers; max when none lately
+}
+
+func newAdaptive(minLimit, maxLimit, initial int) *adaptiveLimiter {
+	fs := adaptivelimiter.NewBuilder[any]().
+		WithLimits(uint(minLimit), uint(maxLimit), uint(initial)).
+		// OLAP latencies are noisy and queries are few next to RPC services: judge trends
+		// over windows of at least 20 executions within 0.5-10 s.
+		WithRecentWindow(500*time.Millisecond, 10*time.Second, 20).
+		Build()
+	return &adaptiveLimiter{fs: fs, min: minLimit, max: maxLimit, overloadCap: maxLimit}
+}
+
+func (a *adaptiveLimiter) tryAcquire() (permit, bool) {
+	a.mu.Lock()
+	capped := a.fs.Inflight() >= a.overloadCap
+	a.mu.Unlock()
+	if capped {
+		return nil, false
+	}
+	p, ok := a.fs.TryAcquirePermit()
+	if !ok {
+		return nil, false
+	}
+	return &adaptivePermit{a: a, p: p}, true
+}
+
+func (a *adaptiveLimiter) limit() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return min(a.fs.Limit(), a.overloadCap)
+}
+
+func (a *adaptiveLimiter) inflight() int { return a.fs.Inflight() }
+
+type adaptivePermit struct {
+	a    *adaptiveLimiter
+	p    adaptivelimiter.Permit
+	once sync.Once
+}
+
+func (p *adaptivePermit) done(o Outcome) {
+	p.once.Do(func() {
+		a := p.a
+		switch o {
+		case OK:
+			p.p.Record()
+			a.mu.Lock()
+			if a.overloadCap < a.max {
+				a.overloadCap++
+			}
+			a.mu.Unlock()
+		case Overload:
+			running := a.fs.Inflight()
+			p.p.Drop()
+			a.mu.Lock()
+			a.overloadCap = max(a.min, min(a.overloadCap, running)/2)
+			a.mu.Unlock()
+		default:
+			p.p.Drop()
+		}
+	})
+}
