@@ -3,8 +3,10 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/olapgate/olapgate/gateway/admission"
 	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
 	"github.com/olapgate/olapgate/internal/dataset"
+	"github.com/olapgate/olapgate/store"
 )
 
 // TestAdmissionOverload: with one execution allowed and one waiting, the next query is refused
@@ -89,4 +92,61 @@ func TestAdmissionOverload(t *testing.T) {
 	if r.err != nil || r.a.GetStats().GetQueuedMs() < 20 {
 		t.Fatalf("queued query: %v %v", r.a.GetStats(), r.err)
 	}
+}
+
+// blockingWriteStore holds every Write until release is closed.
+type blockingWriteStore struct {
+	memStore
+	writes  atomic.Int32
+	started chan struct{}
+	release chan struct{}
+}
+
+func (s *blockingWriteStore) Write(ctx context.Context, b *store.Batch) (store.WriteResult, error) {
+	s.started <- struct{}{}
+	select {
+	case <-s.release:
+		s.writes.Add(1)
+		return store.WriteResult{Rows: b.N}, nil
+	case <-ctx.Done():
+		return store.WriteResult{}, ctx.Err()
+	}
+}
+
+// TestIngestBackpressure: while the bytes in flight are at the bound, another push waits
+// briefly and is then refused with 429 and Retry-After; nothing of it is stored, and the
+// request holding the budget completes.
+func TestIngestBackpressure(t *testing.T) {
+	st := &blockingWriteStore{started: make(chan struct{}, 2), release: make(chan struct{})}
+	g := New(Config{IngestInflightBytes: 2048, IngestWait: 50 * time.Millisecond}, st, []*dataset.Dataset{dataset.Sample()}, nil)
+	body := `[{"id":"a","time":"2026-11-22T10:00:00Z","page":"/` + strings.Repeat("x", 1400) + `"}]`
+	first := make(chan int, 1)
+	go func() {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("POST", "/v1/datasets/pageviews/events", strings.NewReader(body))
+		g.handleIngest(w, withDataset(r, "pageviews"))
+		first <- w.Code
+	}()
+	<-st.started
+	w := httptest.NewRecorder()
+	t0 := time.Now()
+	g.handleIngest(w, withDataset(httptest.NewRequest("POST", "/v1/datasets/pageviews/events", strings.NewReader(body)), "pageviews"))
+	if w.Code != 429 || w.Header().Get("Retry-After") != "1" || !strings.Contains(w.Body.String(), "maxInflightBytes") {
+		t.Fatalf("second push: %d %q %s", w.Code, w.Header().Get("Retry-After"), w.Body)
+	}
+	if waited := time.Since(t0); waited < 40*time.Millisecond {
+		t.Errorf("refused after %s, want a short wait first", waited)
+	}
+	close(st.release)
+	if code := <-first; code != 200 {
+		t.Fatalf("first push: %d", code)
+	}
+	if n := st.writes.Load(); n != 1 {
+		t.Fatalf("%d writes, want only the first push's", n)
+	}
+}
+
+func withDataset(r *http.Request, name string) *http.Request {
+	r.SetPathValue("dataset", name)
+	return r
 }

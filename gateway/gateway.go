@@ -39,6 +39,11 @@ type Config struct {
 	// DefaultMaxStaleness is how old a cached result may be when a query sets no
 	// maxStalenessMs. Zero (the default) serves from the cache only when the client asks.
 	DefaultMaxStaleness time.Duration
+	// IngestInflightBytes bounds the bytes of ingest requests in flight (decoding and
+	// committing) across all clients; over it, requests wait up to IngestWait and are then
+	// refused with RESOURCE_EXHAUSTED / 429. Default 256 MiB and 1s.
+	IngestInflightBytes int64
+	IngestWait          time.Duration
 	// CacheMaxBytes bounds the result cache; default 256 MiB, negative disables it. Bucket
 	// reuse (extent.go) has a quarter of it besides.
 	CacheMaxBytes int64
@@ -73,6 +78,12 @@ func (c *Config) applyDefaults() {
 	if c.CacheMaxBytes == 0 {
 		c.CacheMaxBytes = 256 << 20
 	}
+	if c.IngestInflightBytes <= 0 {
+		c.IngestInflightBytes = 256 << 20
+	}
+	if c.IngestWait <= 0 {
+		c.IngestWait = time.Second
+	}
 	if c.Lateness == 0 {
 		c.Lateness = 5 * time.Minute
 	}
@@ -99,6 +110,7 @@ type Gateway struct {
 	// admission admits backend executions (nil: everything runs at once).
 	admission *admission.Controller
 	parsed    parseCache
+	ingestMem *ingestBudget
 	now       func() time.Time
 	ready     atomic.Bool
 }
@@ -108,6 +120,7 @@ type Gateway struct {
 func New(cfg Config, st store.Store, ds []*dataset.Dataset, m *Metrics) *Gateway {
 	cfg.applyDefaults()
 	g := &Gateway{cfg: cfg, stores: map[string]store.Store{dataset.BackendEmbedded: st}, datasets: map[string]*dataset.Dataset{}, metrics: m, now: time.Now}
+	g.ingestMem = newIngestBudget(cfg.IngestInflightBytes, cfg.IngestWait)
 	if cfg.CacheMaxBytes > 0 {
 		g.cache = newResultCache(cfg.CacheMaxBytes)
 		if cfg.Lateness > 0 {

@@ -100,6 +100,17 @@ func (g *Gateway) handleIngest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	// Reserve what the body may take before reading it: its declared length, or the limit.
+	want := r.ContentLength
+	if want <= 0 || r.Header.Get("Content-Encoding") != "" {
+		want = g.cfg.MaxBodyBytes
+	}
+	release, err := g.ingestMem.acquire(r.Context(), want)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	defer release()
 	body, err := g.readIngestBody(w, r)
 	if err != nil {
 		var mbe *http.MaxBytesError

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
@@ -53,6 +54,15 @@ func (g *Gateway) write(ctx context.Context, b *store.Batch) error {
 
 // ingestBatch decodes one gRPC message's events and writes them.
 func (g *Gateway) ingestBatch(ctx context.Context, d *dataset.Dataset, events []*structpb.Struct, lines []byte, indexBase int) (ingestOutcome, error) {
+	size := int64(len(lines))
+	for _, e := range events {
+		size += int64(proto.Size(e))
+	}
+	release, err := g.ingestMem.acquire(ctx, size)
+	if err != nil {
+		return ingestOutcome{}, err
+	}
+	defer release()
 	batch, out, err := g.decodeMessage(ctx, d, events, lines, indexBase)
 	if err != nil {
 		return out, err
@@ -189,8 +199,16 @@ func (g *Gateway) IngestStream(stream olapgatev1.IngestService_IngestStreamServe
 			}
 			prevName = msg.GetDataset()
 		}
+		// The message's bytes stay reserved until its write is durable: the stream waits (and in
+		// the end is refused) rather than pile decoded batches up in memory.
+		release, err := g.ingestMem.acquire(ctx, int64(proto.Size(msg)))
+		if err != nil {
+			st := status.Convert(err)
+			return errors.Join(status.Errorf(st.Code(), "%s (events from index %d on were not stored)", st.Message(), index), wait())
+		}
 		batch, out, err := g.decodeMessage(ctx, d, msg.GetEvents(), msg.GetJsonLines(), index)
 		if err != nil {
+			release()
 			return errors.Join(err, wait())
 		}
 		first := index
@@ -201,7 +219,7 @@ func (g *Gateway) IngestStream(stream olapgatev1.IngestService_IngestStreamServe
 		slots <- struct{}{}
 		wg.Add(1)
 		go func(ds string) {
-			defer func() { <-slots; wg.Done() }()
+			defer func() { release(); <-slots; wg.Done() }()
 			if err := g.write(ctx, batch); err != nil {
 				mu.Lock()
 				if failAt < 0 || first < failAt {

@@ -82,6 +82,9 @@ type Embedded struct {
 type Ingest struct {
 	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
 	MaxEvents    int   `yaml:"maxEvents"`
+	// MaxInflightBytes bounds the bytes of pushes being decoded and committed at once; over
+	// it, pushes are refused with 429 / RESOURCE_EXHAUSTED and a retry delay (default 256 MiB).
+	MaxInflightBytes int64 `yaml:"maxInflightBytes"`
 }
 
 // Query bounds queries.
@@ -130,6 +133,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Embedded.DedupWindow, 24*time.Hour)
 	setDefault(&c.Ingest.MaxBodyBytes, 16<<20)
 	setDefault(&c.Ingest.MaxEvents, 10000)
+	setDefault(&c.Ingest.MaxInflightBytes, 256<<20)
 	setDefault(&c.Query.DefaultLimit, 1000)
 	setDefault(&c.Query.MaxLimit, 100000)
 	setDefault(&c.Query.DefaultTimeout, 30*time.Second)
@@ -180,6 +184,9 @@ func Parse(raw []byte) (*Config, error) {
 func (c *Config) Validate() error {
 	if c.Ingest.MaxEvents < 1 {
 		return fmt.Errorf("ingest.maxEvents: %d: must be at least 1", c.Ingest.MaxEvents)
+	}
+	if c.Ingest.MaxInflightBytes < c.Ingest.MaxBodyBytes {
+		return fmt.Errorf("ingest.maxInflightBytes %d is below maxBodyBytes %d: one request could never fit", c.Ingest.MaxInflightBytes, c.Ingest.MaxBodyBytes)
 	}
 	if c.Ingest.MaxBodyBytes < 1024 {
 		return fmt.Errorf("ingest.maxBodyBytes: %d: must be at least 1024", c.Ingest.MaxBodyBytes)

@@ -163,6 +163,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.gw = gateway.New(gateway.Config{
 		MaxBodyBytes:        s.cfg.Ingest.MaxBodyBytes,
 		MaxEvents:           s.cfg.Ingest.MaxEvents,
+		IngestInflightBytes: s.cfg.Ingest.MaxInflightBytes,
 		Query:               query.Limits{DefaultLimit: s.cfg.Query.DefaultLimit, MaxLimit: s.cfg.Query.MaxLimit},
 		DefaultTimeout:      s.cfg.Query.DefaultTimeout,
 		MaxTimeout:          s.cfg.Query.MaxTimeout,
