@@ -16,6 +16,7 @@ import (
 	"github.com/olapgate/olapgate/internal/dataset"
 	"github.com/olapgate/olapgate/store/clickhouse"
 	"github.com/olapgate/olapgate/store/pinot"
+	"github.com/olapgate/olapgate/store/synthetic"
 )
 
 // Config is the whole configuration file. Key names are the contract (DESIGN §4).
@@ -60,6 +61,8 @@ type Backends struct {
 	Pinot *pinot.Config `yaml:"pinot"`
 	// ClickHouse: a server's native protocol address and pool (store/clickhouse.Config).
 	ClickHouse *clickhouse.Config `yaml:"clickhouse"`
+	// Synthetic: a simulated engine of known capacity for load proofs (store/synthetic.Config).
+	Synthetic *synthetic.Config `yaml:"synthetic"`
 }
 
 // Server holds listener and lifecycle settings.
@@ -210,6 +213,11 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("backends.pinot: %w", err)
 		}
 	}
+	if c.Backends.Synthetic != nil {
+		if err := c.Backends.Synthetic.Validate(); err != nil {
+			return fmt.Errorf("backends.synthetic: %w", err)
+		}
+	}
 	if c.Backends.ClickHouse != nil {
 		if err := c.Backends.ClickHouse.Validate(); err != nil {
 			return fmt.Errorf("backends.clickhouse: %w", err)
@@ -236,8 +244,8 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("datasets[%d]: dataset %s: backend pinot needs a backends.pinot section (brokers or controller)", i, d.Name)
 		case d.Backend == dataset.BackendClickHouse && c.Backends.ClickHouse == nil:
 			return fmt.Errorf("datasets[%d]: dataset %s: backend clickhouse needs a backends.clickhouse section (addr, database, ...)", i, d.Name)
-		case d.Backend == dataset.BackendSynthetic:
-			return fmt.Errorf("datasets[%d]: dataset %s: backend synthetic is not available in this build yet (embedded, pinot and clickhouse are)", i, d.Name)
+		case d.Backend == dataset.BackendSynthetic && c.Backends.Synthetic == nil:
+			return fmt.Errorf("datasets[%d]: dataset %s: backend synthetic needs a backends.synthetic section (cores, work)", i, d.Name)
 		}
 	}
 	return nil

@@ -31,6 +31,7 @@ import (
 	"github.com/olapgate/olapgate/store/clickhouse"
 	"github.com/olapgate/olapgate/store/embedded"
 	"github.com/olapgate/olapgate/store/pinot"
+	"github.com/olapgate/olapgate/store/synthetic"
 )
 
 // Server is one olapgate process's serving side.
@@ -121,6 +122,17 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		backends[dataset.BackendPinot] = ps
 		s.backends = append(s.backends, ps)
+	}
+	if sc := s.cfg.Backends.Synthetic; sc != nil {
+		ss, err := synthetic.Open(*sc)
+		if err != nil {
+			s.closeListeners()
+			s.closeBackends()
+			_ = s.store.Close()
+			return err
+		}
+		backends[dataset.BackendSynthetic] = ss
+		s.backends = append(s.backends, ss)
 	}
 	if cc := s.cfg.Backends.ClickHouse; cc != nil {
 		cs, err := clickhouse.Open(ctx, *cc)
