@@ -64,7 +64,11 @@ bench: ## the benchmarks recorded in BENCHMARKS.md (see there for the interleave
 
 .PHONY: fuzz
 FUZZ_TARGETS := ./ingest/decode/:FuzzJSON ./ingest/decode/:FuzzRFC3339 ./ingest/decode/:FuzzJSONInt \
-	./gateway/:FuzzIngestHandler ./gateway/:FuzzQueryHandler ./gateway/:FuzzAppendJSONString ./planner/:FuzzPlan
+	./gateway/:FuzzIngestHandler ./gateway/:FuzzQueryHandler ./gateway/:FuzzAppendJSONString ./planner/:FuzzPlan \
+	./collector/:FuzzTracesHTTP ./collector/:FuzzLogsHTTP ./collector/:FuzzMetricsHTTP \
+	./collector/otelrows/:FuzzAppendString ./collector/telemetry/:FuzzParseJSONObject \
+	./loadtest/schedule/:FuzzParse ./loadtest/threshold/:FuzzParse \
+	./planner/:FuzzPlanPinot ./store/pinot/:FuzzDecodeResponse
 fuzz: ## run each fuzz target for FUZZTIME (default 30s); seed corpora live in testdata/fuzz
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "== $$fn ($$pkg)"; $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $${FUZZTIME:-30s} $$pkg || exit 1; done

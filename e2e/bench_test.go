@@ -165,6 +165,7 @@ func loadedServer(b *testing.B, rows int) *server.Server {
 	// Shared by the sub-benchmarks of one run, so it lives until the process exits.
 	cfg := config.Default()
 	cfg.Server.DataDir, cfg.Server.HTTPAddr, cfg.Server.GRPCAddr = dir, "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Collector.GRPCAddr, cfg.Collector.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Query.Log.Disabled = os.Getenv("OLAPGATE_BENCH_NO_QUERY_LOG") != ""
 	s := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := s.Start(context.Background()); err != nil {

@@ -32,6 +32,7 @@ func serveChild(dir string) int {
 	cfg.Server.DataDir = dir
 	cfg.Server.HTTPAddr = "127.0.0.1:0"
 	cfg.Server.GRPCAddr = "127.0.0.1:0"
+	cfg.Collector.GRPCAddr, cfg.Collector.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	s := server.New(cfg, slog.New(slog.NewTextHandler(os.Stderr, nil)))
@@ -60,6 +61,7 @@ func startServer(t testing.TB, dir string, edit ...func(*config.Config)) *server
 	cfg.Server.DataDir = dir
 	cfg.Server.HTTPAddr = "127.0.0.1:0"
 	cfg.Server.GRPCAddr = "127.0.0.1:0"
+	cfg.Collector.GRPCAddr, cfg.Collector.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	s := server.New(cfg, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatalf("start server: %v", err)

@@ -111,6 +111,7 @@ type Gateway struct {
 	admission *admission.Controller
 	parsed    parseCache
 	ingestMem *ingestBudget
+	telemetry olapgatev1.TelemetryServiceServer
 	now       func() time.Time
 	ready     atomic.Bool
 }
@@ -140,6 +141,10 @@ func New(cfg Config, st store.Store, ds []*dataset.Dataset, m *Metrics) *Gateway
 
 // AddBackend serves the datasets whose backend is name from st. Call it before serving.
 func (g *Gateway) AddBackend(name string, st store.Store) { g.stores[name] = st }
+
+// SetTelemetry serves the collector's TelemetryService over HTTP too (GET /v1/traces/{id},
+// POST /v1/traces:search, POST /v1/logs:search). Call it before Handler.
+func (g *Gateway) SetTelemetry(t olapgatev1.TelemetryServiceServer) { g.telemetry = t }
 
 // SetAdmission puts admission control in front of the backends. Call it before serving.
 func (g *Gateway) SetAdmission(c *admission.Controller) { g.admission = c }

@@ -53,6 +53,11 @@ func (g *Gateway) Handler(ctx context.Context) (http.Handler, error) {
 	if err := olapgatev1.RegisterIngestServiceHandlerServer(ctx, gw, g); err != nil {
 		return nil, fmt.Errorf("register ingest service handlers: %w", err)
 	}
+	if g.telemetry != nil {
+		if err := olapgatev1.RegisterTelemetryServiceHandlerServer(ctx, gw, g.telemetry); err != nil {
+			return nil, fmt.Errorf("register telemetry routes: %w", err)
+		}
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/datasets/{dataset}/events", g.handleIngest)
 	mux.HandleFunc("POST /v1/query", g.handleQuery)

@@ -17,6 +17,7 @@ Usage:
   olapgate serve  [flags]          run the server (embedded DuckDB store, gRPC and HTTP APIs)
   olapgate query  [flags] [QUERY]  run an aggregate query against a running server
   olapgate ingest [flags] FILE...  push JSON or NDJSON events to a running server
+  olapgate loadtest --target URL   drive load at a server; latency/throughput report, knee, thresholds
   olapgate version
 
 Run 'olapgate <command> -h' for a command's flags.
@@ -37,6 +38,8 @@ func main() {
 		err = cli.Query(os.Args[2:])
 	case "ingest":
 		err = cli.Ingest(os.Args[2:])
+	case "loadtest":
+		err = cli.Loadtest(os.Args[2:])
 	case "version", "--version", "-v":
 		fmt.Println("olapgate", version)
 	case "help", "-h", "--help":
@@ -47,6 +50,6 @@ func main() {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "olapgate:", err)
-		os.Exit(1)
+		os.Exit(cli.ExitCode(err)) // 1, or e.g. 2 for a load test's broken thresholds
 	}
 }

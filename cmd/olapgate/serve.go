@@ -19,6 +19,8 @@ func runServe(args []string) error {
 	dataDir := fs.String("data-dir", "./data", "embedded store data directory")
 	httpAddr := fs.String("http-addr", "127.0.0.1:8080", "HTTP listen address (REST/JSON API, /metrics, /healthz)")
 	grpcAddr := fs.String("grpc-addr", "127.0.0.1:9090", "gRPC listen address")
+	otlpGRPC := fs.String("otlp-grpc-addr", "127.0.0.1:4317", `OTLP/gRPC receiver address ("off" disables it)`)
+	otlpHTTP := fs.String("otlp-http-addr", "127.0.0.1:4318", `OTLP/HTTP receiver address ("off" disables it)`)
 	memLimit := fs.String("memory-limit", "", "DuckDB memory_limit, e.g. 4GB (default: DuckDB's, 80% of RAM)")
 	threads := fs.Int("threads", 0, "DuckDB worker threads (default: one per core)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -47,6 +49,10 @@ func runServe(args []string) error {
 			cfg.Server.HTTPAddr = *httpAddr
 		case "grpc-addr":
 			cfg.Server.GRPCAddr = *grpcAddr
+		case "otlp-grpc-addr":
+			cfg.Collector.GRPCAddr = *otlpGRPC
+		case "otlp-http-addr":
+			cfg.Collector.HTTPAddr = *otlpHTTP
 		case "memory-limit":
 			cfg.Embedded.MemoryLimit = *memLimit
 		case "threads":

@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/olapgate/olapgate/collector"
 	"github.com/olapgate/olapgate/gateway/admission"
 	"github.com/olapgate/olapgate/internal/dataset"
 	"github.com/olapgate/olapgate/store/clickhouse"
@@ -27,7 +28,16 @@ type Config struct {
 	Query     Query              `yaml:"query"`
 	Backends  Backends           `yaml:"backends"`
 	Admission Admission          `yaml:"admission"`
+	Collector Collector          `yaml:"collector"`
 	Datasets  []*dataset.Dataset `yaml:"datasets"`
+}
+
+// Collector configures the OpenTelemetry collector role (OTLP receivers, trace/log tables,
+// TelemetryService).
+type Collector struct {
+	// Disabled turns the collector role off (it is on by default).
+	Disabled         bool `yaml:"disabled"`
+	collector.Config `yaml:",inline"`
 }
 
 // Admission configures admission control in front of every backend (gateway/admission).
@@ -211,6 +221,11 @@ func (c *Config) Validate() error {
 	if c.Backends.Pinot != nil {
 		if err := c.Backends.Pinot.Validate(); err != nil {
 			return fmt.Errorf("backends.pinot: %w", err)
+		}
+	}
+	if !c.Collector.Disabled {
+		if err := c.Collector.Config.Validate(); err != nil {
+			return err
 		}
 	}
 	if c.Backends.Synthetic != nil {

@@ -3,6 +3,7 @@ package server
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/olapgate/olapgate/collector"
 	"github.com/olapgate/olapgate/store/embedded"
 )
 
@@ -27,4 +28,43 @@ func registerStoreMetrics(reg prometheus.Registerer, st *embedded.Store) {
 			Help: "Duration of the last successful embedded-store commit.",
 		}, func() float64 { return st.Stats().LastCommit.Seconds() }),
 	)
+}
+
+// registerCollectorMetrics exposes the collector's item counters per signal and outcome, its
+// buffered bytes, and its store writes.
+func registerCollectorMetrics(reg prometheus.Registerer, c *collector.Collector) {
+	items := prometheus.NewDesc("olapgate_collector_items_total",
+		"OTLP items (spans, log records, metric points) by signal and outcome: received, stored, rejected (partial success), refused (request answered with an error, retried by exporters).",
+		[]string{"signal", "outcome"}, nil)
+	reg.MustRegister(
+		collectorItems{c: c, desc: items},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "olapgate_collector_buffered_bytes", Help: "Memory held by OTLP rows accepted and not yet written."},
+			func() float64 { return float64(c.Stats().BufferedBytes) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "olapgate_collector_writes_total", Help: "Store writes of OTLP rows."},
+			func() float64 { return float64(c.Stats().Writes) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "olapgate_collector_write_failures_total", Help: "Store writes of OTLP rows that failed (answered UNAVAILABLE)."},
+			func() float64 { return float64(c.Stats().WriteFailures) }),
+	)
+}
+
+type collectorItems struct {
+	c    *collector.Collector
+	desc *prometheus.Desc
+}
+
+func (ci collectorItems) Describe(ch chan<- *prometheus.Desc) { ch <- ci.desc }
+
+func (ci collectorItems) Collect(ch chan<- prometheus.Metric) {
+	st := ci.c.Stats()
+	for _, s := range []struct {
+		name string
+		v    collector.SignalStats
+	}{{"traces", st.Traces}, {"logs", st.Logs}, {"metrics", st.Metrics}} {
+		for _, o := range []struct {
+			name string
+			n    int64
+		}{{"received", s.v.Received}, {"stored", s.v.Stored}, {"rejected", s.v.Rejected}, {"refused", s.v.Refused}} {
+			ch <- prometheus.MustNewConstMetric(ci.desc, prometheus.CounterValue, float64(o.n), s.name, o.name)
+		}
+	}
 }

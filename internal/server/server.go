@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/olapgate/olapgate/collector"
 	"github.com/olapgate/olapgate/gateway"
 	"github.com/olapgate/olapgate/gateway/admission"
 	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
@@ -46,6 +48,8 @@ type Server struct {
 	store          *embedded.Store
 	gw             *gateway.Gateway
 	queryLog       *gateway.QueryLog
+	collector      *collector.Collector
+	httpHandler    http.Handler
 	admission      *admission.Controller
 	backends       []store.Store // scale-out stores besides the embedded one
 	handler        atomic.Pointer[http.Handler]
@@ -101,133 +105,30 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}()
 
-	openStart := time.Now()
-	s.store, err = embedded.Open(ctx, embedded.Config{
-		Dir:         s.cfg.Server.DataDir,
-		MemoryLimit: s.cfg.Embedded.MemoryLimit,
-		Threads:     s.cfg.Embedded.Threads,
-		DedupWindow: s.cfg.Embedded.DedupWindow,
-	})
-	if err != nil {
+	if err := s.open(ctx); err != nil {
 		s.closeListeners()
-		return fmt.Errorf("open embedded store: %w", err)
-	}
-	backends := map[string]store.Store{dataset.BackendEmbedded: s.store}
-	if pc := s.cfg.Backends.Pinot; pc != nil {
-		ps, err := pinot.Open(ctx, *pc)
-		if err != nil {
-			s.closeListeners()
+		if s.collector != nil {
+			_ = s.collector.Shutdown(context.WithoutCancel(ctx))
+		}
+		if s.admission != nil {
+			s.admission.Shutdown()
+		}
+		_ = s.queryLog.Shutdown(context.WithoutCancel(ctx))
+		s.closeBackends()
+		if s.store != nil {
 			_ = s.store.Close()
-			return fmt.Errorf("open pinot backend: %w", err)
 		}
-		backends[dataset.BackendPinot] = ps
-		s.backends = append(s.backends, ps)
-	}
-	if sc := s.cfg.Backends.Synthetic; sc != nil {
-		ss, err := synthetic.Open(*sc)
-		if err != nil {
-			s.closeListeners()
-			s.closeBackends()
-			_ = s.store.Close()
-			return err
-		}
-		backends[dataset.BackendSynthetic] = ss
-		s.backends = append(s.backends, ss)
-	}
-	if cc := s.cfg.Backends.ClickHouse; cc != nil {
-		cs, err := clickhouse.Open(ctx, *cc)
-		if err != nil {
-			s.closeListeners()
-			s.closeBackends()
-			_ = s.store.Close()
-			return fmt.Errorf("open clickhouse backend: %w", err)
-		}
-		backends[dataset.BackendClickHouse] = cs
-		s.backends = append(s.backends, cs)
-	}
-	for _, d := range s.cfg.Datasets {
-		if err := backends[d.Backend].EnsureDataset(ctx, d); err != nil {
-			s.closeListeners()
-			s.closeBackends()
-			_ = s.store.Close()
-			return fmt.Errorf("prepare dataset %s on %s: %w", d.Name, d.Backend, err)
-		}
-	}
-	s.log.Info("store open", "dataDir", s.cfg.Server.DataDir, "datasets", len(s.cfg.Datasets), "took", time.Since(openStart).Round(time.Millisecond))
-
-	datasets := s.cfg.Datasets
-	var logDataset *dataset.Dataset
-	if !s.cfg.Query.Log.Disabled {
-		if logDataset, err = gateway.QueryLogDataset(s.cfg.Query.Log.Dataset); err == nil {
-			err = s.store.EnsureDataset(ctx, logDataset)
-		}
-		if err != nil {
-			s.closeListeners()
-			s.closeBackends()
-			_ = s.store.Close()
-			return fmt.Errorf("prepare query log: %w", err)
-		}
-		datasets = append(slices.Clone(datasets), logDataset)
-	}
-
-	metrics := gateway.NewMetrics(nil)
-	registerStoreMetrics(metrics.Registry(), s.store)
-	s.gw = gateway.New(gateway.Config{
-		MaxBodyBytes:        s.cfg.Ingest.MaxBodyBytes,
-		MaxEvents:           s.cfg.Ingest.MaxEvents,
-		IngestInflightBytes: s.cfg.Ingest.MaxInflightBytes,
-		Query:               query.Limits{DefaultLimit: s.cfg.Query.DefaultLimit, MaxLimit: s.cfg.Query.MaxLimit},
-		DefaultTimeout:      s.cfg.Query.DefaultTimeout,
-		MaxTimeout:          s.cfg.Query.MaxTimeout,
-		DefaultMaxStaleness: s.cfg.Query.DefaultMaxStaleness,
-		CacheMaxBytes:       s.cfg.Query.CacheMaxBytes,
-		Lateness:            s.cfg.Query.LatenessWindow,
-		ExtentMaxAge:        s.cfg.Query.ExtentMaxAge,
-	}, s.store, datasets, metrics)
-	for name, st := range backends {
-		if name != dataset.BackendEmbedded {
-			s.gw.AddBackend(name, st)
-		}
-	}
-	if !s.cfg.Admission.Disabled {
-		s.admission = admission.New(s.cfg.AdmissionConfig(), metrics.Registry())
-		s.gw.SetAdmission(s.admission)
-		if logDataset != nil {
-			s.seedCostClasses(ctx, logDataset)
-		}
-	}
-	if logDataset != nil {
-		s.queryLog = gateway.NewQueryLog(gateway.QueryLogConfig{}, s.store, logDataset, metrics, s.log)
-		s.gw.SetQueryLog(s.queryLog)
-	}
-	h, err := s.gw.Handler(context.WithoutCancel(ctx))
-	if err != nil {
-		s.closeListeners()
-		_ = s.store.Close()
 		return err
 	}
-
-	// gRPC messages carry ingest batches: allow the configured body size plus framing.
-	s.grpcSrv = grpc.NewServer(
-		grpc.MaxRecvMsgSize(int(s.cfg.Ingest.MaxBodyBytes)+64<<10),
-		grpc.ChainUnaryInterceptor(recoverUnary(s.log)),
-		grpc.ChainStreamInterceptor(recoverStream(s.log)),
-	)
-	olapgatev1.RegisterQueryServiceServer(s.grpcSrv, s.gw)
-	olapgatev1.RegisterIngestServiceServer(s.grpcSrv, s.gw)
-	s.health = health.NewServer()
-	healthpb.RegisterHealthServer(s.grpcSrv, s.health)
-	reflection.Register(s.grpcSrv)
-	go func() {
-		if err := s.grpcSrv.Serve(s.grpcLn); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-			s.serveErr <- fmt.Errorf("serve grpc: %w", err)
-		}
-	}()
-
+	h := s.httpHandler
 	s.handler.Store(&h)
 	s.gw.SetReady(true)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	for _, svc := range []string{olapgatev1.QueryService_ServiceDesc.ServiceName, olapgatev1.IngestService_ServiceDesc.ServiceName} {
+	services := []string{olapgatev1.QueryService_ServiceDesc.ServiceName, olapgatev1.IngestService_ServiceDesc.ServiceName}
+	if s.collector != nil {
+		services = append(services, olapgatev1.TelemetryService_ServiceDesc.ServiceName)
+	}
+	for _, svc := range services {
 		s.health.SetServingStatus(svc, healthpb.HealthCheckResponse_SERVING)
 	}
 	s.log.Info("serving", "http", s.HTTPAddr(), "grpc", s.GRPCAddr())
@@ -274,6 +175,152 @@ func (s *Server) closeBackends() {
 	s.backends = nil
 }
 
+// open opens the stores and the components over them, up to a serving gRPC server and the HTTP
+// handler (s.httpHandler). On error the caller closes whatever was opened.
+func (s *Server) open(ctx context.Context) error {
+	var err error
+	openStart := time.Now()
+	s.store, err = embedded.Open(ctx, embedded.Config{
+		Dir:         s.cfg.Server.DataDir,
+		MemoryLimit: s.cfg.Embedded.MemoryLimit,
+		Threads:     s.cfg.Embedded.Threads,
+		DedupWindow: s.cfg.Embedded.DedupWindow,
+	})
+	if err != nil {
+		return fmt.Errorf("open embedded store: %w", err)
+	}
+	backends := map[string]store.Store{dataset.BackendEmbedded: s.store}
+	if pc := s.cfg.Backends.Pinot; pc != nil {
+		ps, err := pinot.Open(ctx, *pc)
+		if err != nil {
+			return fmt.Errorf("open pinot backend: %w", err)
+		}
+		backends[dataset.BackendPinot] = ps
+		s.backends = append(s.backends, ps)
+	}
+	if sc := s.cfg.Backends.Synthetic; sc != nil {
+		ss, err := synthetic.Open(*sc)
+		if err != nil {
+			return err
+		}
+		backends[dataset.BackendSynthetic] = ss
+		s.backends = append(s.backends, ss)
+	}
+	if cc := s.cfg.Backends.ClickHouse; cc != nil {
+		cs, err := clickhouse.Open(ctx, *cc)
+		if err != nil {
+			return fmt.Errorf("open clickhouse backend: %w", err)
+		}
+		backends[dataset.BackendClickHouse] = cs
+		s.backends = append(s.backends, cs)
+	}
+	for _, d := range s.cfg.Datasets {
+		if err := backends[d.Backend].EnsureDataset(ctx, d); err != nil {
+			return fmt.Errorf("prepare dataset %s on %s: %w", d.Name, d.Backend, err)
+		}
+	}
+	s.log.Info("store open", "dataDir", s.cfg.Server.DataDir, "datasets", len(s.cfg.Datasets), "took", time.Since(openStart).Round(time.Millisecond))
+
+	datasets := s.cfg.Datasets
+	var logDataset *dataset.Dataset
+	if !s.cfg.Query.Log.Disabled {
+		if logDataset, err = gateway.QueryLogDataset(s.cfg.Query.Log.Dataset); err == nil {
+			err = s.store.EnsureDataset(ctx, logDataset)
+		}
+		if err != nil {
+			return fmt.Errorf("prepare query log: %w", err)
+		}
+		datasets = append(slices.Clone(datasets), logDataset)
+	}
+	if !s.cfg.Collector.Disabled {
+		col, err := collector.New(s.cfg.Collector.Config, s.store, s.log)
+		if err != nil {
+			return fmt.Errorf("prepare collector: %w", err)
+		}
+		s.collector = col
+		datasets = append(slices.Clone(datasets), col.Datasets()...)
+	}
+	seen := map[string]bool{}
+	for _, d := range datasets {
+		if seen[strings.ToLower(d.Name)] {
+			return fmt.Errorf("dataset %s is declared twice (the query log and the collector's otel_* tables are datasets too)", d.Name)
+		}
+		seen[strings.ToLower(d.Name)] = true
+	}
+
+	metrics := gateway.NewMetrics(nil)
+	registerStoreMetrics(metrics.Registry(), s.store)
+	s.gw = gateway.New(gateway.Config{
+		MaxBodyBytes:        s.cfg.Ingest.MaxBodyBytes,
+		MaxEvents:           s.cfg.Ingest.MaxEvents,
+		IngestInflightBytes: s.cfg.Ingest.MaxInflightBytes,
+		Query:               query.Limits{DefaultLimit: s.cfg.Query.DefaultLimit, MaxLimit: s.cfg.Query.MaxLimit},
+		DefaultTimeout:      s.cfg.Query.DefaultTimeout,
+		MaxTimeout:          s.cfg.Query.MaxTimeout,
+		DefaultMaxStaleness: s.cfg.Query.DefaultMaxStaleness,
+		CacheMaxBytes:       s.cfg.Query.CacheMaxBytes,
+		Lateness:            s.cfg.Query.LatenessWindow,
+		ExtentMaxAge:        s.cfg.Query.ExtentMaxAge,
+	}, s.store, datasets, metrics)
+	for name, st := range backends {
+		if name != dataset.BackendEmbedded {
+			s.gw.AddBackend(name, st)
+		}
+	}
+	if !s.cfg.Admission.Disabled {
+		s.admission = admission.New(s.cfg.AdmissionConfig(), metrics.Registry())
+		s.gw.SetAdmission(s.admission)
+		if logDataset != nil {
+			s.seedCostClasses(ctx, logDataset)
+		}
+	}
+	if logDataset != nil {
+		s.queryLog = gateway.NewQueryLog(gateway.QueryLogConfig{}, s.store, logDataset, metrics, s.log)
+		s.gw.SetQueryLog(s.queryLog)
+	}
+	if s.collector != nil {
+		// The collector creates its tables and binds the OTLP listeners here; its spans, logs
+		// and metrics are datasets of the gateway like any other.
+		if err := s.collector.Start(ctx); err != nil {
+			return fmt.Errorf("start collector: %w", err)
+		}
+		s.gw.SetTelemetry(s.collector.TelemetryServer())
+		registerCollectorMetrics(metrics.Registry(), s.collector)
+		go func() {
+			if err, ok := <-s.collector.Err(); ok && err != nil {
+				s.serveErr <- err
+			}
+		}()
+	}
+	h, err := s.gw.Handler(context.WithoutCancel(ctx))
+	if err != nil {
+		return err
+	}
+	s.httpHandler = h
+
+	// gRPC messages carry ingest batches: allow the configured body size plus framing.
+	s.grpcSrv = grpc.NewServer(
+		grpc.MaxRecvMsgSize(int(s.cfg.Ingest.MaxBodyBytes)+64<<10),
+		grpc.ChainUnaryInterceptor(recoverUnary(s.log)),
+		grpc.ChainStreamInterceptor(recoverStream(s.log)),
+	)
+	olapgatev1.RegisterQueryServiceServer(s.grpcSrv, s.gw)
+	olapgatev1.RegisterIngestServiceServer(s.grpcSrv, s.gw)
+	if s.collector != nil {
+		olapgatev1.RegisterTelemetryServiceServer(s.grpcSrv, s.collector.TelemetryServer())
+	}
+	s.health = health.NewServer()
+	healthpb.RegisterHealthServer(s.grpcSrv, s.health)
+	reflection.Register(s.grpcSrv)
+	go func() {
+		if err := s.grpcSrv.Serve(s.grpcLn); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			s.serveErr <- fmt.Errorf("serve grpc: %w", err)
+		}
+	}()
+
+	return nil
+}
+
 func (s *Server) closeListeners() {
 	_ = s.httpSrv.Close()
 	_ = s.grpcLn.Close()
@@ -315,7 +362,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if s.admission != nil {
 			s.admission.Shutdown()
 		}
-		// The query log's last records go in before the store closes.
+		// The collector's buffered rows and the query log's last records go in before the
+		// store closes.
+		if s.collector != nil {
+			if err := s.collector.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("flush collector: %w", err))
+			}
+		}
 		if err := s.queryLog.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("flush query log: %w", err))
 		}
@@ -342,3 +395,6 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	defer cancel()
 	return errors.Join(waitErr, s.Shutdown(sctx))
 }
+
+// Collector is the OTLP collector role (nil when disabled); valid after Start.
+func (s *Server) Collector() *collector.Collector { return s.collector }

@@ -1,0 +1,145 @@
+package collector
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/olapgate/olapgate/collector/otelrows"
+	"github.com/olapgate/olapgate/collector/telemetry"
+)
+
+// Defaults for zero Config fields.
+const (
+	DefaultGRPCAddr        = "127.0.0.1:4317"
+	DefaultHTTPAddr        = "127.0.0.1:4318"
+	DefaultMaxRequestBytes = 16 << 20
+	DefaultMaxBufferBytes  = 256 << 20
+	// DefaultBatchRows and DefaultFlushInterval are the OpenTelemetry Collector batch
+	// processor's send_batch_size and timeout.
+	DefaultBatchRows     = 8192
+	DefaultFlushInterval = 200 * time.Millisecond
+	DefaultWriteTimeout  = 30 * time.Second
+	DefaultRetryAfter    = time.Second
+	// DefaultRetentionInterval is how often old rows are deleted when Retention is set.
+	DefaultRetentionInterval = time.Hour
+)
+
+// Off, as a listen address, disables that receiver.
+const Off = "off"
+
+// Config configures the collector. Zero fields take the documented defaults.
+type Config struct {
+	// GRPCAddr is the OTLP/gRPC listen address; default 127.0.0.1:4317, "off" disables it.
+	GRPCAddr string `yaml:"otlpGrpcAddr"`
+	// HTTPAddr is the OTLP/HTTP listen address (/v1/traces, /v1/logs, /v1/metrics); default
+	// 127.0.0.1:4318, "off" disables it.
+	HTTPAddr string `yaml:"otlpHttpAddr"`
+	// MaxRequestBytes bounds one export request: a gRPC message, or an HTTP body both as sent
+	// and after decompression. Default 16 MiB.
+	MaxRequestBytes int64 `yaml:"maxRequestBytes"`
+	// MaxBufferBytes bounds the memory held by rows accepted but not yet committed. A request
+	// that would exceed it is refused with RESOURCE_EXHAUSTED (gRPC) or 429 (HTTP) and a retry
+	// delay, so exporters retry instead of dropping data. Default 256 MiB.
+	MaxBufferBytes int64 `yaml:"maxBufferBytes"`
+	// BatchRows: a table's pending rows are written once they reach BatchRows, or FlushInterval
+	// after the first of them arrived, whichever comes first. Defaults 8192 and 200ms.
+	BatchRows     int           `yaml:"batchRows"`
+	FlushInterval time.Duration `yaml:"flushInterval"`
+	// WriteTimeout bounds one store write. Default 30s.
+	WriteTimeout time.Duration `yaml:"writeTimeout"`
+	// RetryAfter is the delay suggested to clients refused for a full buffer. Default 1s.
+	RetryAfter time.Duration `yaml:"retryAfter"`
+	// MaxFieldBytes bounds one stored text value (a log body, a span's attributes as JSON);
+	// an item over it is rejected as a partial success. Default 1 MiB.
+	MaxFieldBytes int `yaml:"maxFieldBytes"`
+	// Retention: rows older than this are deleted from the otel_* tables every
+	// RetentionInterval (default 1h), on stores that can delete (the embedded one; ClickHouse
+	// tables carry their own TTL). 0 keeps everything.
+	Retention         time.Duration `yaml:"retention"`
+	RetentionInterval time.Duration `yaml:"retentionInterval"`
+	// KeepCumulative stores cumulative sums and histograms as sent. By default they are
+	// converted to deltas at ingest (otelrows.Deltas), so SUM over a time range is the
+	// increase within it.
+	KeepCumulative bool `yaml:"keepCumulative"`
+	// PromotedAttributes are span and log attribute keys (e.g. http.route) copied, as text,
+	// into columns of their own in otel_traces and otel_logs (named by
+	// otelrows.PromotedColumn: http_route), so filters and group-bys on them read a column
+	// instead of parsing JSON. The value comes from the item's attributes, else its resource's.
+	PromotedAttributes []string `yaml:"promotedAttributes"`
+	// Query configures the TelemetryService.
+	Query telemetry.Config `yaml:"query"`
+}
+
+// Validate checks the configuration; zero values are valid (they take defaults).
+func (c *Config) Validate() error {
+	for _, a := range []struct{ name, addr string }{{"grpcAddr", c.GRPCAddr}, {"httpAddr", c.HTTPAddr}} {
+		if a.addr == "" || a.addr == Off {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			return fmt.Errorf("collector: %s %q: %w", a.name, a.addr, err)
+		}
+	}
+	if c.GRPCAddr != "" && c.GRPCAddr != Off && c.GRPCAddr == c.HTTPAddr && !strings.HasSuffix(c.GRPCAddr, ":0") {
+		return fmt.Errorf("collector: grpcAddr and httpAddr are both %s", c.GRPCAddr)
+	}
+	switch {
+	case c.MaxRequestBytes < 0:
+		return fmt.Errorf("collector: maxRequestBytes %d: must not be negative", c.MaxRequestBytes)
+	case c.MaxBufferBytes < 0:
+		return fmt.Errorf("collector: maxBufferBytes %d: must not be negative", c.MaxBufferBytes)
+	case c.BatchRows < 0:
+		return fmt.Errorf("collector: batchRows %d: must not be negative", c.BatchRows)
+	case c.FlushInterval < 0:
+		return fmt.Errorf("collector: flushInterval %s: must not be negative", c.FlushInterval)
+	case c.WriteTimeout < 0:
+		return fmt.Errorf("collector: writeTimeout %s: must not be negative", c.WriteTimeout)
+	case c.RetryAfter < 0:
+		return fmt.Errorf("collector: retryAfter %s: must not be negative", c.RetryAfter)
+	case c.Retention < 0 || c.RetentionInterval < 0:
+		return fmt.Errorf("collector: retention %s, retentionInterval %s: must not be negative", c.Retention, c.RetentionInterval)
+	case c.MaxFieldBytes < 0:
+		return fmt.Errorf("collector: maxFieldBytes %d: must not be negative", c.MaxFieldBytes)
+	}
+	if err := otelrows.ValidatePromoted(c.PromotedAttributes); err != nil {
+		return fmt.Errorf("collector: %w", err)
+	}
+	d := c.withDefaults()
+	if d.MaxRequestBytes > d.MaxBufferBytes {
+		return fmt.Errorf("collector: maxRequestBytes %d exceeds maxBufferBytes %d: no request could ever be buffered", d.MaxRequestBytes, d.MaxBufferBytes)
+	}
+	return c.Query.Validate()
+}
+
+func (c Config) withDefaults() Config {
+	if c.GRPCAddr == "" {
+		c.GRPCAddr = DefaultGRPCAddr
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = DefaultHTTPAddr
+	}
+	if c.MaxRequestBytes == 0 {
+		c.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if c.MaxBufferBytes == 0 {
+		c.MaxBufferBytes = DefaultMaxBufferBytes
+	}
+	if c.BatchRows == 0 {
+		c.BatchRows = DefaultBatchRows
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = DefaultFlushInterval
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.RetryAfter == 0 {
+		c.RetryAfter = DefaultRetryAfter
+	}
+	if c.RetentionInterval == 0 {
+		c.RetentionInterval = DefaultRetentionInterval
+	}
+	return c
+}
