@@ -82,16 +82,23 @@ type Config struct {
 	// cost class.
 	Static      bool
 	StaticLimit int // default 16
+	// Gradient uses failsafe-go's gradient limiter (latency trend against a moving baseline)
+	// instead of the default Vegas-style limiter (latency against the no-load latency).
+	Gradient bool
 	// MinLimit, MaxLimit, InitialLimit bound the adaptive limit; defaults 1, 64, 8.
 	MinLimit, MaxLimit, InitialLimit int
 	// MaxQueue bounds the waiters per backend and cost class; default 256.
 	MaxQueue int
+	// MaxQueueWait bounds how long a request waits for a slot, whatever its deadline: a
+	// queue is for absorbing bursts, and waiting longer only turns overload into latency for
+	// everyone. A request estimated to wait longer is refused at once. Default 250ms.
+	MaxQueueWait time.Duration
 	// TenantQPS limits each tenant's executions per second (token bucket of TenantBurst);
 	// 0: no per-tenant rate limit.
 	TenantQPS   float64
 	TenantBurst int // default max(1, TenantQPS)
-	// FastBelow and SlowAbove split query shapes into cost classes by their recent average
-	// execution time: fast < FastBelow (default 50ms) <= medium < SlowAbove (default 1s) <= slow.
+	// FastBelow and SlowAbove split query shapes into cost classes by their cost (their
+	// fastest recent execution time, see Observe): fast < FastBelow (default 50ms) <= medium < SlowAbove (default 1s) <= slow.
 	// Each class has its own limiter, so slow queries do not make fast ones look like
 	// congestion. Shapes not seen yet are medium.
 	FastBelow, SlowAbove time.Duration
@@ -113,6 +120,9 @@ func (c *Config) defaults() {
 	c.InitialLimit = min(max(c.InitialLimit, c.MinLimit), c.MaxLimit)
 	if c.MaxQueue <= 0 {
 		c.MaxQueue = 256
+	}
+	if c.MaxQueueWait <= 0 {
+		c.MaxQueueWait = 250 * time.Millisecond
 	}
 	if c.TenantBurst <= 0 {
 		c.TenantBurst = max(1, int(math.Ceil(c.TenantQPS)))
@@ -249,11 +259,18 @@ func (c *Controller) Class(shape string) string {
 }
 
 // Observe records a shape's execution time (from executions, or the query log at start).
+// A shape's cost is its fastest recent execution, drifting up slowly: execution times swell
+// with load, and a shape must not change class (and limiter) because the backend is busy,
+// while a shape that really became slower (more data) moves up over a few hundred runs.
 func (c *Controller) Observe(shape string, exec time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old, ok := c.shapes[shape]; ok {
-		c.shapes[shape] = old + (exec-old)/4
+		if exec < old {
+			c.shapes[shape] = exec
+		} else {
+			c.shapes[shape] = old + (exec-old)/256
+		}
 		return
 	}
 	if len(c.shapes) >= 100000 {
@@ -269,12 +286,15 @@ func (c *Controller) gate(backend, class string) *gate {
 	g, ok := c.gates[key]
 	if !ok {
 		var lim limiter
-		if c.cfg.Static {
+		switch {
+		case c.cfg.Static:
 			lim = &staticLimiter{max: c.cfg.StaticLimit}
-		} else {
+		case c.cfg.Gradient:
 			lim = newAdaptive(c.cfg.MinLimit, c.cfg.MaxLimit, c.cfg.InitialLimit)
+		default:
+			lim = newVegas(c.cfg.MinLimit, c.cfg.MaxLimit, c.cfg.InitialLimit)
 		}
-		g = newGate(backend, class, lim, c.cfg.MaxQueue)
+		g = newGate(backend, class, lim, c.cfg.MaxQueue, c.cfg.MaxQueueWait)
 		c.gates[key] = g
 	}
 	return g

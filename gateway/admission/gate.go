@@ -17,6 +17,7 @@ type gate struct {
 	backend, class string
 	lim            limiter
 	maxQueue       int
+	maxWait        time.Duration
 
 	mu     sync.Mutex
 	levels [numPriorities]level
@@ -41,8 +42,8 @@ type waiter struct {
 	gone     bool // no longer queued (granted, shed, or left)
 }
 
-func newGate(backend, class string, lim limiter, maxQueue int) *gate {
-	g := &gate{backend: backend, class: class, lim: lim, maxQueue: maxQueue}
+func newGate(backend, class string, lim limiter, maxQueue int, maxWait time.Duration) *gate {
+	g := &gate{backend: backend, class: class, lim: lim, maxQueue: maxQueue, maxWait: maxWait}
 	for i := range g.levels {
 		g.levels[i].tenants = map[string]*list.List{}
 	}
@@ -59,14 +60,18 @@ func (g *gate) acquire(ctx context.Context, r Request, expected time.Duration) (
 			return p, 0, nil
 		}
 	}
-	// Would it start in time? The wait is about the queue ahead divided among the slots.
+	// Would it start in time? The wait is about the queue ahead divided among the slots; it may
+	// not exceed maxWait, nor what the deadline leaves once the execution's own time is taken.
+	ahead := g.queuedAhead(r.Priority)
+	wait := time.Duration(float64(ahead+1) / float64(max(g.lim.limit(), 1)) * float64(g.execEWMA))
+	maxWait := g.waitBudget()
+	budget := maxWait
 	if dl, ok := ctx.Deadline(); ok {
-		ahead := g.queuedAhead(r.Priority)
-		wait := time.Duration(float64(ahead+1) / float64(max(g.lim.limit(), 1)) * float64(g.execEWMA))
-		if left := time.Until(dl) - expected; wait > left {
-			g.mu.Unlock()
-			return nil, 0, g.reject(ReasonDeadline, r, fmt.Sprintf("%d queued ahead, estimated wait %s, but the deadline leaves %s for it", ahead, wait.Round(time.Millisecond), max(left, 0).Round(time.Millisecond)), wait)
-		}
+		budget = min(budget, time.Until(dl)-expected)
+	}
+	if wait > budget {
+		g.mu.Unlock()
+		return nil, 0, g.reject(ReasonDeadline, r, fmt.Sprintf("%d queued ahead, estimated wait %s, over the %s it may wait", ahead, wait.Round(time.Millisecond), max(budget, 0).Round(time.Millisecond)), wait)
 	}
 	if g.queued >= g.maxQueue {
 		victim := g.lowestBelow(r.Priority)
@@ -83,13 +88,14 @@ func (g *gate) acquire(ctx context.Context, r Request, expected time.Duration) (
 	g.push(w)
 	g.mu.Unlock()
 
-	// Never wait past the point where the execution could still finish by the deadline.
-	wctx := ctx
-	if dl, ok := ctx.Deadline(); ok && expected > 0 {
-		var cancel context.CancelFunc
-		wctx, cancel = context.WithDeadline(ctx, dl.Add(-expected))
-		defer cancel()
+	// Never wait past maxWait, nor past the point where the execution could still finish by
+	// the deadline.
+	waitUntil := time.Now().Add(maxWait)
+	if dl, ok := ctx.Deadline(); ok && dl.Add(-expected).Before(waitUntil) {
+		waitUntil = dl.Add(-expected)
 	}
+	wctx, cancel := context.WithDeadline(ctx, waitUntil)
+	defer cancel()
 	select {
 	case p := <-w.ready:
 		if w.rejected != nil {
@@ -104,18 +110,20 @@ func (g *gate) acquire(ctx context.Context, r Request, expected time.Duration) (
 			if ctx.Err() != nil {
 				return nil, time.Since(start), ctx.Err()
 			}
-			return nil, time.Since(start), g.reject(ReasonDeadline, r, "no slot in time to finish before the deadline", g.retryAfter())
+			return nil, time.Since(start), g.reject(ReasonDeadline, r, fmt.Sprintf("no slot within %s", time.Since(start).Round(time.Millisecond)), g.retryAfter())
 		}
 		g.mu.Unlock()
-		// Granted (or shed) at the same moment: give the slot back.
-		if p := <-w.ready; p != nil {
-			p.done(Dropped)
-			g.dispatch()
-		}
+		// Granted (or shed) at the same moment.
+		p := <-w.ready
 		if w.rejected != nil {
 			return nil, time.Since(start), w.rejected
 		}
-		return nil, time.Since(start), ctx.Err()
+		if err := ctx.Err(); err != nil {
+			p.done(Dropped) // the caller is gone: give the slot back
+			g.dispatch()
+			return nil, time.Since(start), err
+		}
+		return p, time.Since(start), nil // only the wait bound passed, just as the slot came
 	}
 }
 
@@ -240,6 +248,16 @@ func (g *gate) lowestBelow(p Priority) *waiter {
 		}
 	}
 	return nil
+}
+
+// waitBudget is how long a request may wait here: half an execution's time (enough to keep
+// the slots fed under overload; waiting longer only moves the overload into everyone's
+// latency), at least 5 ms, at most maxWait. Called with mu held.
+func (g *gate) waitBudget() time.Duration {
+	if g.execEWMA == 0 {
+		return g.maxWait
+	}
+	return min(g.maxWait, max(g.execEWMA/2, 5*time.Millisecond))
 }
 
 // retryAfter suggests when to come back: about one execution's time, at least 100 ms.

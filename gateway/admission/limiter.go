@@ -1,6 +1,7 @@
 package admission
 
 import (
+	"math"
 	"sync"
 	"time"
 
@@ -137,5 +138,103 @@ func (p *adaptivePermit) done(o Outcome) {
 		default:
 			p.p.Drop()
 		}
+	})
+}
+
+// vegasLimiter is a TCP-Vegas-style limit (as Netflix concurrency-limits' VegasLimit): the
+// lowest latency seen is the engine's no-load latency, and latency above it means executions
+// wait inside the engine. Estimated waiting executions = limit × (1 − noLoad/latency); fewer
+// than alpha: the engine has room, raise the limit; more than beta: it is queueing, lower it.
+// OLAP queries of one cost class take similar times, which is what this estimate needs (a
+// gradient against a moving baseline follows a slow drift upwards instead). Backend overload
+// answers cut the limit in half at once.
+type vegasLimiter struct {
+	mu       sync.Mutex
+	min, max int
+	lim      float64
+	running  int
+	noLoad   time.Duration // lowest windowed latency, re-probed every probeEvery windows
+	windows  int
+	sum      time.Duration
+	samples  int
+	winStart time.Time
+}
+
+const (
+	vegasWindowSamples = 10
+	vegasWindow        = 100 * time.Millisecond
+	vegasProbeEvery    = 300 // windows; then the no-load latency is measured afresh
+)
+
+func newVegas(minLimit, maxLimit, initial int) *vegasLimiter {
+	return &vegasLimiter{min: minLimit, max: maxLimit, lim: float64(initial), winStart: time.Now()}
+}
+
+func (v *vegasLimiter) tryAcquire() (permit, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.running >= int(v.lim) {
+		return nil, false
+	}
+	v.running++
+	return &vegasPermit{v: v, start: time.Now()}, true
+}
+
+func (v *vegasLimiter) limit() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return int(v.lim)
+}
+
+func (v *vegasLimiter) inflight() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.running
+}
+
+type vegasPermit struct {
+	v     *vegasLimiter
+	start time.Time
+	once  sync.Once
+}
+
+func (p *vegasPermit) done(o Outcome) {
+	p.once.Do(func() {
+		v := p.v
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		inflight := v.running
+		v.running--
+		switch o {
+		case Overload:
+			v.lim = max(float64(v.min), min(v.lim, float64(inflight))/2)
+			return
+		case Dropped:
+			return
+		}
+		v.sum += time.Since(p.start)
+		v.samples++
+		if v.samples < vegasWindowSamples && time.Since(v.winStart) < vegasWindow {
+			return
+		}
+		rtt := v.sum / time.Duration(v.samples)
+		v.sum, v.samples, v.winStart = 0, 0, time.Now()
+		v.windows++
+		if v.noLoad == 0 || rtt < v.noLoad || v.windows%vegasProbeEvery == 0 {
+			v.noLoad = rtt
+		}
+		queue := v.lim * (1 - float64(v.noLoad)/float64(rtt))
+		lg := math.Max(1, math.Log10(v.lim))
+		alpha, beta := lg, 3*lg
+		switch {
+		case queue < alpha:
+			// Grow only while the limit is in use: an idle limit proves nothing.
+			if float64(inflight) >= v.lim/2 {
+				v.lim += lg
+			}
+		case queue > beta:
+			v.lim -= lg
+		}
+		v.lim = min(max(v.lim, float64(v.min)), float64(v.max))
 	})
 }

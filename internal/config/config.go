@@ -44,7 +44,8 @@ type Collector struct {
 type Admission struct {
 	// Disabled lets every execution run at once.
 	Disabled bool `yaml:"disabled"`
-	// Mode is adaptive (default: the limit follows measured latency and overload answers) or
+	// Mode is adaptive (default: a Vegas-style limit that follows measured latency against the
+	// no-load latency, and overload answers), gradient (failsafe-go's gradient limiter) or
 	// static (a fixed cap, staticLimit).
 	Mode        string `yaml:"mode"`
 	StaticLimit int    `yaml:"staticLimit"`
@@ -211,9 +212,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("embedded.threads: %d: must be >= 0", c.Embedded.Threads)
 	}
 	switch c.Admission.Mode {
-	case "", "adaptive", "static":
+	case "", "adaptive", "gradient", "static":
 	default:
-		return fmt.Errorf("admission.mode: %q: want adaptive or static", c.Admission.Mode)
+		return fmt.Errorf("admission.mode: %q: want adaptive, gradient or static", c.Admission.Mode)
 	}
 	if err := c.AdmissionConfig().Validate(); err != nil {
 		return fmt.Errorf("admission: %w", err)
@@ -260,7 +261,7 @@ func (c *Config) Validate() error {
 		case d.Backend == dataset.BackendClickHouse && c.Backends.ClickHouse == nil:
 			return fmt.Errorf("datasets[%d]: dataset %s: backend clickhouse needs a backends.clickhouse section (addr, database, ...)", i, d.Name)
 		case d.Backend == dataset.BackendSynthetic && c.Backends.Synthetic == nil:
-			return fmt.Errorf("datasets[%d]: dataset %s: backend synthetic needs a backends.synthetic section (cores, work)", i, d.Name)
+			return fmt.Errorf("datasets[%d]: dataset %s: backend synthetic needs a backends.synthetic section (slots, serviceTimeMs)", i, d.Name)
 		}
 	}
 	return nil
@@ -269,7 +270,7 @@ func (c *Config) Validate() error {
 // AdmissionConfig is the admission section as the gateway's admission.Config.
 func (c *Config) AdmissionConfig() admission.Config {
 	a := c.Admission
-	return admission.Config{Static: a.Mode == "static", StaticLimit: a.StaticLimit,
+	return admission.Config{Static: a.Mode == "static", Gradient: a.Mode == "gradient", StaticLimit: a.StaticLimit,
 		MinLimit: a.MinLimit, MaxLimit: a.MaxLimit, InitialLimit: a.InitialLimit, MaxQueue: a.MaxQueue,
 		TenantQPS: a.TenantQPS, TenantBurst: a.TenantBurst, FastBelow: a.FastBelow, SlowAbove: a.SlowAbove}
 }

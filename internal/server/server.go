@@ -135,12 +135,12 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
-// seedCostClasses gives admission control each query shape's recent execution time from the
-// query log, so cost classes hold across restarts. Best effort: a failure only means shapes
+// seedCostClasses gives admission control each query shape's cost (its fastest execution in
+// the last hour) from the query log, so cost classes hold across restarts. Best effort: a failure only means shapes
 // start in the medium class.
 func (s *Server) seedCostClasses(ctx context.Context, logDataset *dataset.Dataset) {
 	pb := &olapgatev1.Query{Dataset: logDataset.Name, TimeRange: &olapgatev1.TimeRange{Start: "now-1h"},
-		GroupBy: []string{"shape"}, Metrics: []*olapgatev1.Metric{{Agg: "AVG", Field: "exec_ms"}},
+		GroupBy: []string{"shape"}, Metrics: []*olapgatev1.Metric{{Agg: "MIN", Field: "exec_ms"}},
 		Filter: &olapgatev1.Filter{Kind: &olapgatev1.Filter_And{And: &olapgatev1.FilterList{Filters: []*olapgatev1.Filter{
 			{Kind: &olapgatev1.Filter_Cmp{Cmp: &olapgatev1.Comparison{Field: "code", Op: "EQ", Values: []*structpb.Value{structpb.NewStringValue("OK")}}}},
 			{Kind: &olapgatev1.Filter_Cmp{Cmp: &olapgatev1.Comparison{Field: "cache_hit", Op: "EQ", Values: []*structpb.Value{structpb.NewBoolValue(false)}}}},

@@ -1,7 +1,7 @@
 // Package synthetic is a backend with a known capacity, for proving admission control under
-// load: every query costs a fixed amount of work on a fixed number of simulated cores, shared
-// the way a real engine shares its CPUs, so latency grows with concurrency once the cores are
-// busy. Answers are placeholder rows of the planned shape.
+// load: Slots queries run at once, each for ServiceTime; the rest wait in the engine's own
+// unbounded FIFO queue, as they would in a real engine's. Its true knee is Slots/ServiceTime
+// queries per second. Answers are placeholder rows of the planned shape.
 package synthetic
 
 import (
@@ -20,21 +20,20 @@ import (
 
 // Config sizes the simulated engine. Zero fields take the documented defaults.
 type Config struct {
-	// Cores is how many queries make progress at once. Default 2.
-	Cores int `yaml:"cores"`
-	// Work is one query's cost on an idle engine. Default 10ms.
-	Work time.Duration `yaml:"work"`
-	// Quantum is the time slice cores are shared in. Default 1ms.
-	Quantum time.Duration `yaml:"quantum"`
+	// Slots is how many queries run at once. Default 4.
+	Slots int `yaml:"slots"`
+	// ServiceTimeMs is how long one query runs. Default 20.
+	ServiceTimeMs int `yaml:"serviceTimeMs"`
 	// OverloadAbove, when set, makes the engine refuse queries while more than this many are
-	// running, with an overload error (as Pinot's 429 or ClickHouse's 202 would). 0: never.
+	// in it (running or waiting), with an overload error (as Pinot's 429 or ClickHouse's 202
+	// would). 0: never.
 	OverloadAbove int `yaml:"overloadAbove"`
 }
 
 // Validate checks the configuration.
 func (c Config) Validate() error {
-	if c.Cores < 0 || c.Work < 0 || c.Quantum < 0 || c.OverloadAbove < 0 {
-		return errors.New("cores, work, quantum and overloadAbove must not be negative")
+	if c.Slots < 0 || c.ServiceTimeMs < 0 || c.OverloadAbove < 0 {
+		return errors.New("slots, serviceTimeMs and overloadAbove must not be negative")
 	}
 	return nil
 }
@@ -42,7 +41,7 @@ func (c Config) Validate() error {
 // Store is the synthetic backend.
 type Store struct {
 	cfg     Config
-	cores   chan struct{} // a token per core; FIFO enough for time sharing
+	slots   chan struct{} // a token per slot
 	mu      sync.Mutex
 	running int
 	closed  bool
@@ -54,16 +53,13 @@ func Open(cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("synthetic backend: %w", err)
 	}
-	if cfg.Cores == 0 {
-		cfg.Cores = 2
+	if cfg.Slots == 0 {
+		cfg.Slots = 4
 	}
-	if cfg.Work == 0 {
-		cfg.Work = 10 * time.Millisecond
+	if cfg.ServiceTimeMs == 0 {
+		cfg.ServiceTimeMs = 20
 	}
-	if cfg.Quantum == 0 {
-		cfg.Quantum = time.Millisecond
-	}
-	s := &Store{cfg: cfg, cores: make(chan struct{}, cfg.Cores)}
+	s := &Store{cfg: cfg, slots: make(chan struct{}, cfg.Slots)}
 	return s, nil
 }
 
@@ -80,8 +76,8 @@ func (e *Error) GRPCStatus() *status.Status { return status.New(codes.ResourceEx
 // OverloadSignal marks the error as a backend overload (store.IsOverload).
 func (e *Error) OverloadSignal() bool { return true }
 
-// Query spends the configured work in quanta on the shared cores, then answers one row of
-// placeholder values in the planned columns.
+// Query waits for a slot, holds it for the service time, then answers one row of placeholder
+// values in the planned columns.
 func (s *Store) Query(ctx context.Context, st store.Statement) (*store.Result, error) {
 	s.mu.Lock()
 	if s.closed {
@@ -101,18 +97,21 @@ func (s *Store) Query(ctx context.Context, st store.Statement) (*store.Result, e
 		s.running--
 		s.mu.Unlock()
 	}()
-	for left := s.cfg.Work; left > 0; left -= s.cfg.Quantum {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		select {
-		case s.cores <- struct{}{}:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		time.Sleep(min(left, s.cfg.Quantum))
-		<-s.cores
+	select {
+	case s.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
+	t := time.NewTimer(time.Duration(s.cfg.ServiceTimeMs) * time.Millisecond)
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		// A real engine stops a cancelled query: its slot frees at once.
+		t.Stop()
+		<-s.slots
+		return nil, ctx.Err()
+	}
+	<-s.slots
 	row := make([]any, len(st.Output))
 	for i, c := range st.Output {
 		switch c.Type {
@@ -132,7 +131,7 @@ func (s *Store) Query(ctx context.Context, st store.Statement) (*store.Result, e
 		Meta: store.ResultMeta{RowsScanned: -1, CompleteUpTo: time.Now().UTC()}}, nil
 }
 
-// Running is how many queries are in the engine now.
+// Running is how many queries are in the engine now (running or waiting for a slot).
 func (s *Store) Running() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

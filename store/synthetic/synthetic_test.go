@@ -14,7 +14,7 @@ import (
 )
 
 func TestShapeOverloadAndClose(t *testing.T) {
-	s, err := Open(Config{Cores: 1, Work: 50 * time.Millisecond, OverloadAbove: 2})
+	s, err := Open(Config{Slots: 1, ServiceTimeMs: 50, OverloadAbove: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
