@@ -85,7 +85,8 @@ type Config struct {
 	// Gradient uses failsafe-go's gradient limiter (latency trend against a moving baseline)
 	// instead of the default Vegas-style limiter (latency against the no-load latency).
 	Gradient bool
-	// MinLimit, MaxLimit, InitialLimit bound the adaptive limit; defaults 1, 64, 8.
+	// MinLimit, MaxLimit, InitialLimit bound the adaptive limit; defaults 1, 64, 2. A small
+	// start lets the limiter see the backend's no-load latency before it grows.
 	MinLimit, MaxLimit, InitialLimit int
 	// MaxQueue bounds the waiters per backend and cost class; default 256.
 	MaxQueue int
@@ -115,7 +116,7 @@ func (c *Config) defaults() {
 		c.MaxLimit = 64
 	}
 	if c.InitialLimit <= 0 {
-		c.InitialLimit = 8
+		c.InitialLimit = 2
 	}
 	c.InitialLimit = min(max(c.InitialLimit, c.MinLimit), c.MaxLimit)
 	if c.MaxQueue <= 0 {

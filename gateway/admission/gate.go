@@ -4,6 +4,8 @@ import (
 	"container/list"
 	"context"
 	"fmt"
+	"math"
+	"slices"
 	"sync"
 	"time"
 )
@@ -61,14 +63,23 @@ func (g *gate) acquire(ctx context.Context, r Request, expected time.Duration) (
 		}
 	}
 	// Would it start in time? The wait is about the queue ahead divided among the slots; it may
-	// not exceed maxWait, nor what the deadline leaves once the execution's own time is taken.
-	ahead := g.queuedAhead(r.Priority)
-	wait := time.Duration(float64(ahead+1) / float64(max(g.lim.limit(), 1)) * float64(g.execEWMA))
+	// not exceed the wait bound, nor what the deadline leaves once the execution's own time is
+	// taken. A tenant with nothing queued here is next in its priority's turn order whatever
+	// the others queued, so only its deadline refuses it up front (the wait bound still ends
+	// its wait): a flooding tenant's queue does not get a quiet tenant refused.
 	maxWait := g.waitBudget()
-	budget := maxWait
+	left := time.Duration(math.MaxInt64)
 	if dl, ok := ctx.Deadline(); ok {
-		budget = min(budget, time.Until(dl)-expected)
+		left = time.Until(dl) - expected
 	}
+	first := g.tenantQueued(r.Priority, r.Tenant) == 0
+	ahead, budget := g.queuedAhead(r.Priority, r.Tenant), min(maxWait, left)
+	if first {
+		// Its wait is one turn: allow a whole execution's time for the slot to come.
+		ahead, budget = g.queuedAbove(r.Priority), left
+		maxWait = min(g.maxWait, max(2*maxWait, 10*time.Millisecond))
+	}
+	wait := time.Duration(float64(ahead+1) / float64(max(g.lim.limit(), 1)) * float64(g.execEWMA))
 	if wait > budget {
 		g.mu.Unlock()
 		return nil, 0, g.reject(ReasonDeadline, r, fmt.Sprintf("%d queued ahead, estimated wait %s, over the %s it may wait", ahead, wait.Round(time.Millisecond), max(budget, 0).Round(time.Millisecond)), wait)
@@ -76,12 +87,16 @@ func (g *gate) acquire(ctx context.Context, r Request, expected time.Duration) (
 	if g.queued >= g.maxQueue {
 		victim := g.lowestBelow(r.Priority)
 		if victim == nil {
+			victim = g.largestOther(r.Priority, r.Tenant)
+		}
+		if victim == nil {
 			g.mu.Unlock()
 			return nil, 0, g.reject(ReasonQueueFull, r, fmt.Sprintf("queue full (%d waiting, limit %d running)", g.queued, g.lim.limit()), g.retryAfter())
 		}
-		// Shedding starts with the lowest priority: the newest bulk waiter makes room.
+		// Shedding starts with the lowest priority (the newest bulk waiter makes room), then
+		// takes from the tenant holding most of the queue.
 		g.remove(victim)
-		victim.rejected = g.reject(ReasonShed, Request{Tenant: victim.tenant, Priority: victim.prio}, "shed for higher-priority work while the queue is full", g.retryAfter())
+		victim.rejected = g.reject(ReasonShed, Request{Tenant: victim.tenant, Priority: victim.prio}, "shed while the queue is full, for higher-priority work or a tenant with fewer requests waiting", g.retryAfter())
 		victim.ready <- nil
 	}
 	w := &waiter{tenant: r.Tenant, prio: r.Priority, ready: make(chan permit, 1), at: time.Now()}
@@ -188,9 +203,11 @@ func (g *gate) push(w *waiter) {
 	lv := &g.levels[w.prio]
 	q, ok := lv.tenants[w.tenant]
 	if !ok {
+		// A tenant that had nothing waiting takes the next turn (as fq_codel serves new,
+		// sparse flows first): a light tenant's request waits for one slot, not a round.
 		q = list.New()
 		lv.tenants[w.tenant] = q
-		lv.ring = append(lv.ring, w.tenant)
+		lv.ring = slices.Insert(lv.ring, lv.next, w.tenant)
 	}
 	w.el = q.PushBack(w)
 	g.queued++
@@ -222,15 +239,70 @@ func (g *gate) remove(w *waiter) {
 	}
 }
 
-// queuedAhead counts waiters that would be served before a new request of priority p.
-func (g *gate) queuedAhead(p Priority) int {
+// queuedAhead estimates the waiters served before a new request of priority p from tenant:
+// every waiter of higher priorities, and at its own priority, with tenants taking turns, one
+// per tenant with waiters for each of its own already queued (a quiet tenant is not behind a
+// flooding tenant's whole queue).
+func (g *gate) queuedAhead(p Priority, tenant string) int {
 	n := 0
-	for pr := int(p); pr < numPriorities; pr++ {
+	for pr := int(p) + 1; pr < numPriorities; pr++ {
+		for _, q := range g.levels[pr].tenants {
+			n += q.Len()
+		}
+	}
+	lv := &g.levels[p]
+	mine := 0
+	if q, ok := lv.tenants[tenant]; ok {
+		mine = q.Len()
+	}
+	for t, q := range lv.tenants {
+		if t == tenant {
+			n += mine
+			continue
+		}
+		n += min(q.Len(), mine+1)
+	}
+	return n
+}
+
+// tenantQueued is how many requests tenant has waiting at priority p.
+func (g *gate) tenantQueued(p Priority, tenant string) int {
+	if q, ok := g.levels[p].tenants[tenant]; ok {
+		return q.Len()
+	}
+	return 0
+}
+
+// queuedAbove counts the waiters of priorities above p.
+func (g *gate) queuedAbove(p Priority) int {
+	n := 0
+	for pr := int(p) + 1; pr < numPriorities; pr++ {
 		for _, q := range g.levels[pr].tenants {
 			n += q.Len()
 		}
 	}
 	return n
+}
+
+// largestOther is the newest waiter of the tenant (other than tenant) with the most waiters at
+// priority p, if it has more than tenant would have with one more: the one to shed so a full
+// queue still gives every tenant its turn.
+func (g *gate) largestOther(p Priority, tenant string) *waiter {
+	lv := &g.levels[p]
+	mine := 0
+	if q, ok := lv.tenants[tenant]; ok {
+		mine = q.Len()
+	}
+	var best *list.List
+	for t, q := range lv.tenants {
+		if t != tenant && q.Len() > mine+1 && (best == nil || q.Len() > best.Len()) {
+			best = q
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	return best.Back().Value.(*waiter)
 }
 
 // lowestBelow is the newest waiter of the lowest priority below p, or nil.
@@ -251,8 +323,9 @@ func (g *gate) lowestBelow(p Priority) *waiter {
 }
 
 // waitBudget is how long a request may wait here: half an execution's time (enough to keep
-// the slots fed under overload; waiting longer only moves the overload into everyone's
-// latency), at least 5 ms, at most maxWait. Called with mu held.
+// the slots fed under overload, since under overload the queue is never empty; any longer
+// only moves the overload into everyone's latency), at least 5 ms, at most maxWait. Called
+// with mu held.
 func (g *gate) waitBudget() time.Duration {
 	if g.execEWMA == 0 {
 		return g.maxWait

@@ -153,8 +153,7 @@ type vegasLimiter struct {
 	min, max int
 	lim      float64
 	running  int
-	noLoad   time.Duration // lowest windowed latency, re-probed every probeEvery windows
-	windows  int
+	noLoad   time.Duration // lowest windowed latency, drifting up slowly
 	sum      time.Duration
 	samples  int
 	winStart time.Time
@@ -163,7 +162,6 @@ type vegasLimiter struct {
 const (
 	vegasWindowSamples = 10
 	vegasWindow        = 100 * time.Millisecond
-	vegasProbeEvery    = 300 // windows; then the no-load latency is measured afresh
 )
 
 func newVegas(minLimit, maxLimit, initial int) *vegasLimiter {
@@ -219,13 +217,20 @@ func (p *vegasPermit) done(o Outcome) {
 		}
 		rtt := v.sum / time.Duration(v.samples)
 		v.sum, v.samples, v.winStart = 0, 0, time.Now()
-		v.windows++
-		if v.noLoad == 0 || rtt < v.noLoad || v.windows%vegasProbeEvery == 0 {
+		// The no-load latency is the lowest seen, drifting up about 0.01% a window (a few
+		// minutes to double under steady traffic) so that a class whose queries really
+		// became slower (more data) is followed. Resetting it to the current latency, as
+		// some Vegas versions probe, would take a loaded latency for the no-load one under
+		// sustained overload. It is measured right only while the limit is within the
+		// engine's capacity, hence the small initial limit.
+		if v.noLoad == 0 || rtt < v.noLoad {
 			v.noLoad = rtt
+		} else {
+			v.noLoad += v.noLoad / 8192
 		}
 		queue := v.lim * (1 - float64(v.noLoad)/float64(rtt))
 		lg := math.Max(1, math.Log10(v.lim))
-		alpha, beta := lg, 3*lg
+		alpha, beta := lg, 2*lg
 		switch {
 		case queue < alpha:
 			// Grow only while the limit is in use: an idle limit proves nothing.
