@@ -68,7 +68,8 @@ FUZZ_TARGETS := ./ingest/decode/:FuzzJSON ./ingest/decode/:FuzzRFC3339 ./ingest/
 	./collector/:FuzzTracesHTTP ./collector/:FuzzLogsHTTP ./collector/:FuzzMetricsHTTP \
 	./collector/otelrows/:FuzzAppendString ./collector/telemetry/:FuzzParseJSONObject \
 	./loadtest/schedule/:FuzzParse ./loadtest/threshold/:FuzzParse \
-	./planner/:FuzzPlanPinot ./store/pinot/:FuzzDecodeResponse
+	./planner/:FuzzPlanPinot ./store/pinot/:FuzzDecodeResponse \
+	./ingest/pipeline/:FuzzFieldString ./ingest/pipeline/:FuzzPipeline
 fuzz: ## run each fuzz target for FUZZTIME (default 30s); seed corpora live in testdata/fuzz
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "== $$fn ($$pkg)"; $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $${FUZZTIME:-30s} $$pkg || exit 1; done

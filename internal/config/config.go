@@ -14,6 +14,7 @@ import (
 
 	"github.com/olapgate/olapgate/collector"
 	"github.com/olapgate/olapgate/gateway/admission"
+	"github.com/olapgate/olapgate/ingest/kafka"
 	"github.com/olapgate/olapgate/internal/dataset"
 	"github.com/olapgate/olapgate/store/clickhouse"
 	"github.com/olapgate/olapgate/store/pinot"
@@ -29,7 +30,15 @@ type Config struct {
 	Backends  Backends           `yaml:"backends"`
 	Admission Admission          `yaml:"admission"`
 	Collector Collector          `yaml:"collector"`
+	Sources   Sources            `yaml:"sources"`
 	Datasets  []*dataset.Dataset `yaml:"datasets"`
+}
+
+// Sources are the streams olapgate consumes into its datasets.
+type Sources struct {
+	// Kafka consumer groups (ingest/kafka.Config); each name must be unique: the stored
+	// positions are keyed by it.
+	Kafka []kafka.Config `yaml:"kafka"`
 }
 
 // Collector configures the OpenTelemetry collector role (OTLP receivers, trace/log tables,
@@ -228,6 +237,25 @@ func (c *Config) Validate() error {
 		if err := c.Collector.Config.Validate(); err != nil {
 			return err
 		}
+	}
+	known := func(name string) bool {
+		for _, d := range c.Datasets {
+			if strings.EqualFold(d.Name, name) {
+				return true
+			}
+		}
+		return false
+	}
+	names := map[string]bool{}
+	for i := range c.Sources.Kafka {
+		k := &c.Sources.Kafka[i]
+		if err := k.Validate(known); err != nil {
+			return fmt.Errorf("sources.kafka[%d]: %w", i, err)
+		}
+		if names[k.Name] {
+			return fmt.Errorf("sources.kafka[%d]: name %q is used twice (stored positions are keyed by it)", i, k.Name)
+		}
+		names[k.Name] = true
 	}
 	if c.Backends.Synthetic != nil {
 		if err := c.Backends.Synthetic.Validate(); err != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/olapgate/olapgate/gateway"
 	"github.com/olapgate/olapgate/gateway/admission"
 	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
+	"github.com/olapgate/olapgate/ingest/kafka"
 	"github.com/olapgate/olapgate/internal/config"
 	"github.com/olapgate/olapgate/internal/dataset"
 	"github.com/olapgate/olapgate/planner"
@@ -49,6 +50,7 @@ type Server struct {
 	gw             *gateway.Gateway
 	queryLog       *gateway.QueryLog
 	collector      *collector.Collector
+	sources        []*kafka.Source
 	httpHandler    http.Handler
 	admission      *admission.Controller
 	backends       []store.Store // scale-out stores besides the embedded one
@@ -107,6 +109,9 @@ func (s *Server) Start(ctx context.Context) error {
 
 	if err := s.open(ctx); err != nil {
 		s.closeListeners()
+		for _, src := range s.sources {
+			_ = src.Shutdown(context.WithoutCancel(ctx))
+		}
 		if s.collector != nil {
 			_ = s.collector.Shutdown(context.WithoutCancel(ctx))
 		}
@@ -221,6 +226,7 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	s.log.Info("store open", "dataDir", s.cfg.Server.DataDir, "datasets", len(s.cfg.Datasets), "took", time.Since(openStart).Round(time.Millisecond))
 
+	metrics := gateway.NewMetrics(nil)
 	datasets := s.cfg.Datasets
 	var logDataset *dataset.Dataset
 	if !s.cfg.Query.Log.Disabled {
@@ -240,6 +246,16 @@ func (s *Server) open(ctx context.Context) error {
 		s.collector = col
 		datasets = append(slices.Clone(datasets), col.Datasets()...)
 	}
+	for _, kc := range s.cfg.Sources.Kafka {
+		src, err := kafka.New(kc, s.store, s.cfg.Datasets, metrics.Registry(), s.log)
+		if err != nil {
+			return fmt.Errorf("prepare kafka source %s: %w", kc.Name, err)
+		}
+		s.sources = append(s.sources, src)
+		if dl := src.DeadLetterDataset(); !slices.ContainsFunc(datasets, func(d *dataset.Dataset) bool { return strings.EqualFold(d.Name, dl.Name) }) {
+			datasets = append(slices.Clone(datasets), dl)
+		}
+	}
 	seen := map[string]bool{}
 	for _, d := range datasets {
 		if seen[strings.ToLower(d.Name)] {
@@ -248,7 +264,6 @@ func (s *Server) open(ctx context.Context) error {
 		seen[strings.ToLower(d.Name)] = true
 	}
 
-	metrics := gateway.NewMetrics(nil)
 	registerStoreMetrics(metrics.Registry(), s.store)
 	s.gw = gateway.New(gateway.Config{
 		MaxBodyBytes:        s.cfg.Ingest.MaxBodyBytes,
@@ -291,6 +306,12 @@ func (s *Server) open(ctx context.Context) error {
 				s.serveErr <- err
 			}
 		}()
+	}
+	for _, src := range s.sources {
+		// Consuming starts once the store is ready; each source seeks to its stored positions.
+		if err := src.Start(ctx); err != nil {
+			return fmt.Errorf("start kafka source: %w", err)
+		}
 	}
 	h, err := s.gw.Handler(context.WithoutCancel(ctx))
 	if err != nil {
@@ -362,8 +383,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if s.admission != nil {
 			s.admission.Shutdown()
 		}
-		// The collector's buffered rows and the query log's last records go in before the
-		// store closes.
+		// The sources' last batches, the collector's buffered rows and the query log's last
+		// records go in before the store closes.
+		for _, src := range s.sources {
+			if err := src.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("stop kafka source: %w", err))
+			}
+		}
 		if s.collector != nil {
 			if err := s.collector.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("flush collector: %w", err))

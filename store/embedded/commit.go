@@ -48,11 +48,14 @@ const (
 )
 
 type request struct {
-	kind reqKind
-	b    *store.Batch     // kindWrite
-	ds   *dsState         // kindWrite: the dataset as validated by Write
-	d    *dataset.Dataset // kindEnsure
-	ctx  context.Context  // kindEnsure: the DDL runs under the caller's context
+	kind  reqKind
+	parts []reqPart        // kindWrite: one for Write, any number for WritePositioned
+	d     *dataset.Dataset // kindEnsure
+	ctx   context.Context  // kindEnsure: the DDL runs under the caller's context
+
+	// WritePositioned only: the partitions the commit moves (positions.go).
+	source    string
+	positions []store.Position
 
 	// mu guards gone. The committer holds it while it reads b, so a caller that gives up can
 	// wait for that and then be sure its batch is no longer touched.
@@ -60,6 +63,21 @@ type request struct {
 	gone bool
 
 	done chan error // buffered: the committer never blocks on a caller that left
+}
+
+// reqPart is one batch of a write request.
+type reqPart struct {
+	b  *store.Batch
+	ds *dsState // the dataset as validated by Write
+}
+
+// rows is the number of rows the request carries.
+func (r *request) rows() int {
+	n := 0
+	for _, p := range r.parts {
+		n += p.b.N
+	}
+	return n
 }
 
 // abandon is called by a caller whose context ended. On return the committer no longer reads
@@ -139,7 +157,7 @@ func (s *Store) Write(ctx context.Context, b *store.Batch) (store.WriteResult, e
 	if b.N == 0 {
 		return store.WriteResult{}, nil
 	}
-	r := &request{kind: kindWrite, b: b, ds: ds, done: make(chan error, 1)}
+	r := &request{kind: kindWrite, parts: []reqPart{{b: b, ds: ds}}, done: make(chan error, 1)}
 	if err := s.submit(ctx, r); err != nil {
 		return store.WriteResult{}, err
 	}
@@ -232,17 +250,17 @@ func (s *Store) run() {
 			continue
 		}
 		group := []*request{first}
-		rows := first.b.N
+		rows := first.rows()
 	gather:
 		for rows < s.cfg.MaxCommitRows {
 			select {
 			case r := <-s.queue:
-				if r.kind != kindWrite || rows+r.b.N > s.cfg.MaxCommitRows {
+				if r.kind != kindWrite || rows+r.rows() > s.cfg.MaxCommitRows {
 					carried = r
 					break gather
 				}
 				group = append(group, r)
-				rows += r.b.N
+				rows += r.rows()
 			default:
 				break gather
 			}
@@ -256,19 +274,26 @@ func (s *Store) commitGroup(group []*request) {
 	// state when the layout is unchanged; otherwise it fails alone.
 	s.mu.RLock()
 	live := group[:0]
+requests:
 	for _, r := range group {
-		cur := s.datasets[strings.ToLower(r.ds.name)]
-		switch {
-		case cur == r.ds:
-		case cur != nil && sameLayout(cur, r.ds):
-			r.ds = cur
-		default:
-			r.done <- fmt.Errorf("dataset %s was redeclared with other columns while the write was queued", r.ds.name)
-			continue
+		for i := range r.parts {
+			p := &r.parts[i]
+			cur := s.datasets[strings.ToLower(p.ds.name)]
+			switch {
+			case cur == p.ds:
+			case cur != nil && sameLayout(cur, p.ds):
+				p.ds = cur
+			default:
+				r.done <- fmt.Errorf("dataset %s was redeclared with other columns while the write was queued", p.ds.name)
+				continue requests
+			}
 		}
 		live = append(live, r)
 	}
 	s.mu.RUnlock()
+	// A positioned write whose expected positions are stale fails alone, before it can fail
+	// the commit it would have shared.
+	live = s.refuseStalePositions(live)
 	if len(live) == 0 {
 		return
 	}
@@ -289,8 +314,8 @@ func (s *Store) commitGroup(group []*request) {
 // commitWork is one dataset's share of a commit.
 type commitWork struct {
 	ds   *dsState
-	reqs []*request
-	skip [][]bool // per request in reqs: rows not to store (duplicates); nil when none
+	bs   []*store.Batch
+	skip [][]bool // per batch in bs: rows not to store (duplicates); nil when none
 
 	// Deduplication only.
 	ids     idSet
@@ -303,7 +328,7 @@ type commitWork struct {
 // probeRow is a row with an event id that the commit keeps unless DuckDB finds it stored.
 // Its index is its seq in the probe table.
 type probeRow struct {
-	req, row int32 // index in commitWork.reqs, row in its batch
+	req, row int32 // index in commitWork.bs, row in its batch
 	key      [2]uint64
 	t        int64
 	dup      bool // already stored
@@ -340,21 +365,30 @@ func (s *Store) commit(group []*request) error {
 	var work []*commitWork
 	byDS := map[*dsState]*commitWork{}
 	for _, r := range live {
-		w := byDS[r.ds]
-		if w == nil {
-			w = &commitWork{ds: r.ds}
-			if r.ds.idCol >= 0 {
-				w.ids.init(s.cfg.DedupWindow.Microseconds())
+		for _, p := range r.parts {
+			if p.b.N == 0 {
+				continue
 			}
-			byDS[r.ds] = w
-			work = append(work, w)
+			w := byDS[p.ds]
+			if w == nil {
+				w = &commitWork{ds: p.ds}
+				if p.ds.idCol >= 0 {
+					w.ids.init(s.cfg.DedupWindow.Microseconds())
+				}
+				byDS[p.ds] = w
+				work = append(work, w)
+			}
+			w.bs = append(w.bs, p.b)
+			w.skip = append(w.skip, nil)
 		}
-		w.reqs = append(w.reqs, r)
-		w.skip = append(w.skip, nil)
+	}
+	moves, err := s.positionMoves(live)
+	if err != nil {
+		return err
 	}
 
 	var stored, deduped, checked int64
-	err := s.commitCn.Raw(func(dc any) (err error) {
+	err = s.commitCn.Raw(func(dc any) (err error) {
 		c := committerConn{ctx: s.runCtx}
 		var ok bool
 		if c.conn, ok = dc.(driver.Conn); !ok {
@@ -404,6 +438,9 @@ func (s *Store) commit(group []*request) error {
 			}
 			stored += n
 		}
+		if err := moves.write(&c); err != nil {
+			return err
+		}
 		release() // batches are no longer read
 		_, err = c.exec("commit", "COMMIT")
 		return err
@@ -418,6 +455,7 @@ func (s *Store) commit(group []*request) error {
 		}
 		return err
 	}
+	s.positionsCommitted(moves)
 	now := time.Now()
 	for _, w := range work {
 		if f := w.ds.filter; f != nil {
@@ -472,13 +510,12 @@ func (w *commitWork) dedup(c *committerConn) (err error) {
 	// Sized for the commit up front: growing refs and the id map row by row showed in the
 	// profile.
 	rows := 0
-	for _, r := range w.reqs {
-		rows += r.b.N
+	for _, b := range w.bs {
+		rows += b.N
 	}
 	w.refs = make([]probeRow, 0, rows)
 	w.ids.first = make(map[[2]uint64]int64, rows)
-	for ri, r := range w.reqs {
-		b := r.b
+	for ri, b := range w.bs {
 		idc, tcol := &b.Cols[id], &b.Cols[tc]
 		for i := 0; i < b.N; i++ {
 			if idc.IsNull(i) || tcol.IsNull(i) {
@@ -589,7 +626,7 @@ func (c *committerConn) eachInt32(q string, f func(int32) error) (err error) {
 
 func (w *commitWork) markSkip(req, row int) {
 	if w.skip[req] == nil {
-		w.skip[req] = make([]bool, w.reqs[req].b.N)
+		w.skip[req] = make([]bool, w.bs[req].N)
 	}
 	if !w.skip[req][row] {
 		w.skip[req][row] = true
@@ -608,8 +645,8 @@ func (w *commitWork) markSkip(req, row int) {
 // to 47-52 ms per 10k-row commit, and BenchmarkWriteVsBaseline from 0.64-0.71 to 0.70-0.85.
 func (w *commitWork) appendRows(c *committerConn) (n int64, err error) {
 	total := 0
-	for _, r := range w.reqs {
-		total += r.b.N
+	for _, b := range w.bs {
+		total += b.N
 	}
 	nparts := 1
 	if total >= parallelAppendRows && runtime.GOMAXPROCS(0) >= 2 {
@@ -666,9 +703,9 @@ type appendPart struct {
 func (w *commitWork) fill(p *appendPart, from, to int) {
 	vals := make([]driver.Value, len(w.ds.order)) // columns the dataset no longer declares stay nil
 	base := 0
-	for ri, r := range w.reqs {
-		lo, hi := max(from-base, 0), min(to-base, r.b.N)
-		base += r.b.N
+	for ri, b := range w.bs {
+		lo, hi := max(from-base, 0), min(to-base, b.N)
+		base += b.N
 		skip := w.skip[ri]
 		for i := lo; i < hi; i++ {
 			if skip != nil && skip[i] {
@@ -676,7 +713,7 @@ func (w *commitWork) fill(p *appendPart, from, to int) {
 			}
 			for j, k := range w.ds.order {
 				if k >= 0 {
-					vals[j] = r.b.Cols[k].Value(i)
+					vals[j] = b.Cols[k].Value(i)
 				}
 			}
 			if err := p.app.AppendRow(vals...); err != nil {

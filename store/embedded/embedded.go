@@ -137,13 +137,21 @@ type Store struct {
 	shutdownOnce sync.Once
 	shutdownErr  error
 
+	// posMu guards positions, the committed stream positions (positions.go); only the
+	// committer changes them.
+	posMu     sync.Mutex
+	positions map[posKey]string
+
 	stats struct {
 		commits, failed, rows, deduped, lastNanos, queries atomic.Int64
 		checked                                            atomic.Int64 // rows the key filter sent to DuckDB
 	}
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store            = (*Store)(nil)
+	_ store.PositionedWriter = (*Store)(nil)
+)
 
 // Open opens (creating if needed) the data directory and starts the committer.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
@@ -222,6 +230,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if _, err := s.commitCn.ExecContext(ctx, createMetaSQL); err != nil {
 		return fail("create metadata table", err)
+	}
+	if _, err := s.commitCn.ExecContext(ctx, createPositionsSQL); err != nil {
+		return fail("create stream positions table", err)
+	}
+	if err := s.loadPositions(ctx); err != nil {
+		return fail("load stream positions", err)
 	}
 	s.runCtx, s.runCancel = context.WithCancel(context.Background())
 	s.queryCtx, s.queryCancel = context.WithCancel(context.Background())

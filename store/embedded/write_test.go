@@ -603,7 +603,7 @@ func TestAppendRowsSplit(t *testing.T) {
 			// the first batch.
 			for i := 1490; i <= 1510; i++ {
 				if i != 1500 {
-					b.Cols[ic].Strings[i] = group[0].b.Cols[ic].Strings[i]
+					b.Cols[ic].Strings[i] = group[0].parts[0].b.Cols[ic].Strings[i]
 				}
 			}
 		}
@@ -612,7 +612,7 @@ func TestAppendRowsSplit(t *testing.T) {
 				want = append(want, b.Cols[ic].Strings[i])
 			}
 		}
-		group = append(group, &request{kind: kindWrite, b: b, ds: s.datasets[d.Name], done: make(chan error, 1)})
+		group = append(group, &request{kind: kindWrite, parts: []reqPart{{b: b, ds: s.datasets[d.Name]}}, done: make(chan error, 1)})
 	}
 	// The committer is idle (it only waits on the queue), so the test may commit in its place.
 	if err := s.commit(group); err != nil {

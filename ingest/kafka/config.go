@@ -1,0 +1,329 @@
+package kafka
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/aws"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/olapgate/olapgate/ingest/pipeline"
+)
+
+// Defaults for zero Config fields.
+const (
+	DefaultGroup     = "olapgate"
+	DefaultClientID  = "olapgate"
+	DefaultMaxEvents = 10_000
+	DefaultMaxWait   = 500 * time.Millisecond
+)
+
+// Start offsets for a partition that has no stored position.
+const (
+	StartEarliest = "earliest"
+	StartLatest   = "latest"
+)
+
+// SASL mechanisms.
+const (
+	MechanismPlain       = "PLAIN"
+	MechanismSCRAMSHA256 = "SCRAM-SHA-256"
+	MechanismSCRAMSHA512 = "SCRAM-SHA-512"
+	MechanismAWSMSKIAM   = "AWS_MSK_IAM"
+)
+
+// Config configures one Kafka source: a consumer group reading topics into datasets. Zero
+// fields take the documented defaults.
+type Config struct {
+	// Name identifies the source; its stored positions are kept under "kafka:<name>", so
+	// renaming a source starts it over from StartOffset.
+	Name string `yaml:"name"`
+	// Brokers are seed brokers, host:port.
+	Brokers []string `yaml:"brokers"`
+	// Group is the consumer group. Default "olapgate".
+	Group string `yaml:"group,omitempty"`
+	// ClientID is sent to the brokers. Default "olapgate".
+	ClientID string `yaml:"clientId,omitempty"`
+	// Topics maps each topic to its dataset, or routes it by an event-type field.
+	Topics []Topic `yaml:"topics"`
+	// StartOffset is where a partition with no stored position starts: earliest (default) or
+	// latest. Committed group offsets are not consulted: the store's position is the truth.
+	StartOffset string `yaml:"startOffset,omitempty"`
+	// Batch bounds how long records wait before they are committed to the store.
+	Batch BatchConfig `yaml:"batch,omitempty"`
+	// DeadLetter is where records that cannot be stored go.
+	DeadLetter DeadLetterConfig `yaml:"deadLetter,omitempty"`
+	TLS        TLSConfig        `yaml:"tls,omitempty"`
+	SASL       SASLConfig       `yaml:"sasl,omitempty"`
+	// SessionTimeout and RebalanceTimeout are the group's; 0 leaves franz-go's defaults (45s,
+	// 60s). A flush must fit in the rebalance timeout: revoking partitions waits for it.
+	SessionTimeout   time.Duration `yaml:"sessionTimeout,omitempty"`
+	RebalanceTimeout time.Duration `yaml:"rebalanceTimeout,omitempty"`
+}
+
+// Topic routes one topic.
+type Topic struct {
+	Topic string `yaml:"topic"`
+	// Dataset takes every record of the topic. Exclusive with Route.
+	Dataset string `yaml:"dataset,omitempty"`
+	// Route picks the dataset by a top-level string field of each event.
+	Route *FieldRoute `yaml:"route,omitempty"`
+}
+
+// FieldRoute routes by the value of a top-level string field.
+type FieldRoute struct {
+	Field string `yaml:"field"`
+	// Datasets maps field values to datasets.
+	Datasets map[string]string `yaml:"datasets"`
+	// Default takes values not in Datasets; "" dead-letters them.
+	Default string `yaml:"default,omitempty"`
+}
+
+func (t Topic) route() *pipeline.Route {
+	if t.Route == nil {
+		return &pipeline.Route{Dataset: t.Dataset}
+	}
+	return &pipeline.Route{Dataset: t.Dataset, Field: t.Route.Field, Datasets: t.Route.Datasets, Default: t.Route.Default}
+}
+
+// BatchConfig bounds a batch: it is committed when it holds MaxEvents records or its oldest
+// record has waited MaxWait.
+type BatchConfig struct {
+	MaxEvents int           `yaml:"maxEvents,omitempty"` // default 10000
+	MaxWait   time.Duration `yaml:"maxWait,omitempty"`   // default 500ms
+}
+
+// DeadLetterConfig names the dead-letter destination. Dead letters are rows of a local
+// dataset (pipeline.DeadLetterDataset), committed in the same transaction as the rows and
+// positions of their batch, so they too are stored exactly once.
+type DeadLetterConfig struct {
+	// Dataset is the dead-letter dataset's name. Default olapgate_deadletter.
+	Dataset string `yaml:"dataset,omitempty"`
+}
+
+// TLSConfig configures TLS to the brokers.
+type TLSConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// CAFile is a PEM bundle of CAs to trust instead of the system pool.
+	CAFile string `yaml:"caFile,omitempty"`
+	// CertFile and KeyFile are a PEM client certificate and key (mutual TLS).
+	CertFile string `yaml:"certFile,omitempty"`
+	KeyFile  string `yaml:"keyFile,omitempty"`
+	// ServerName overrides the name checked in the brokers' certificates.
+	ServerName string `yaml:"serverName,omitempty"`
+	// InsecureSkipVerify turns off certificate verification (tests only).
+	InsecureSkipVerify bool `yaml:"insecureSkipVerify,omitempty"`
+}
+
+// SASLConfig configures SASL authentication.
+type SASLConfig struct {
+	// Mechanism is PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or AWS_MSK_IAM; "" disables SASL.
+	Mechanism string `yaml:"mechanism,omitempty"`
+	// User and Password for PLAIN and SCRAM.
+	User     string `yaml:"user,omitempty"`
+	Password string `yaml:"password,omitempty"`
+	// AWS_MSK_IAM: static credentials; when AccessKey is empty they are read from
+	// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN at each connection, so
+	// rotated environment credentials are picked up. Config.AWSCredentials overrides both.
+	AccessKey    string `yaml:"accessKey,omitempty"`
+	SecretKey    string `yaml:"secretKey,omitempty"`
+	SessionToken string `yaml:"sessionToken,omitempty"`
+	// UserAgent is sent with AWS_MSK_IAM (IAM policies can match aws:UserAgent).
+	UserAgent string `yaml:"userAgent,omitempty"`
+}
+
+// AWSCredentials supplies MSK IAM credentials per connection (e.g. from an AWS SDK
+// credentials provider); see Options.
+type AWSCredentials func(ctx context.Context) (accessKey, secretKey, sessionToken string, err error)
+
+func (c Config) withDefaults() Config {
+	if c.Group == "" {
+		c.Group = DefaultGroup
+	}
+	if c.ClientID == "" {
+		c.ClientID = DefaultClientID
+	}
+	if c.StartOffset == "" {
+		c.StartOffset = StartEarliest
+	}
+	if c.Batch.MaxEvents == 0 {
+		c.Batch.MaxEvents = DefaultMaxEvents
+	}
+	if c.Batch.MaxWait == 0 {
+		c.Batch.MaxWait = DefaultMaxWait
+	}
+	if c.DeadLetter.Dataset == "" {
+		c.DeadLetter.Dataset = pipeline.DefaultDeadLetterDataset
+	}
+	return c
+}
+
+// Validate checks the configuration; known reports whether a dataset is declared (nil skips
+// that check).
+func (c *Config) Validate(known func(string) bool) error {
+	if c.Name == "" {
+		return errors.New("kafka source: name is required")
+	}
+	where := "kafka source " + c.Name
+	if len(c.Brokers) == 0 {
+		return fmt.Errorf("%s: brokers: at least one is required", where)
+	}
+	for _, b := range c.Brokers {
+		if i := strings.LastIndexByte(b, ':'); i <= 0 || i == len(b)-1 {
+			return fmt.Errorf("%s: broker %q: want host:port", where, b)
+		}
+	}
+	if len(c.Topics) == 0 {
+		return fmt.Errorf("%s: topics: at least one is required", where)
+	}
+	seen := map[string]bool{}
+	for _, t := range c.Topics {
+		if t.Topic == "" {
+			return fmt.Errorf("%s: a topic has no name", where)
+		}
+		if seen[t.Topic] {
+			return fmt.Errorf("%s: topic %s listed twice", where, t.Topic)
+		}
+		seen[t.Topic] = true
+		if t.Route != nil && t.Dataset != "" {
+			return fmt.Errorf("%s: topic %s: give dataset or route, not both", where, t.Topic)
+		}
+		if err := t.route().Validate(known); err != nil {
+			return fmt.Errorf("%s: topic %s: %w", where, t.Topic, err)
+		}
+	}
+	switch c.StartOffset {
+	case "", StartEarliest, StartLatest:
+	default:
+		return fmt.Errorf("%s: startOffset %q: want earliest or latest", where, c.StartOffset)
+	}
+	if c.Batch.MaxEvents < 0 || c.Batch.MaxWait < 0 {
+		return fmt.Errorf("%s: batch: maxEvents and maxWait must not be negative", where)
+	}
+	if c.SessionTimeout < 0 || c.RebalanceTimeout < 0 {
+		return fmt.Errorf("%s: sessionTimeout and rebalanceTimeout must not be negative", where)
+	}
+	if known != nil && c.DeadLetter.Dataset != "" && known(c.DeadLetter.Dataset) {
+		return fmt.Errorf("%s: deadLetter dataset %s is a declared dataset; dead letters need their own", where, c.DeadLetter.Dataset)
+	}
+	if _, err := pipeline.DeadLetterDataset(c.DeadLetter.Dataset); err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	t := c.TLS
+	if !t.Enabled && (t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != "" || t.InsecureSkipVerify) {
+		return fmt.Errorf("%s: tls: settings given but enabled is false", where)
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		return fmt.Errorf("%s: tls: certFile and keyFile go together", where)
+	}
+	s := c.SASL
+	switch s.Mechanism {
+	case "":
+		if s.User != "" || s.Password != "" || s.AccessKey != "" || s.SecretKey != "" {
+			return fmt.Errorf("%s: sasl: credentials given but no mechanism", where)
+		}
+	case MechanismPlain, MechanismSCRAMSHA256, MechanismSCRAMSHA512:
+		if s.User == "" || s.Password == "" {
+			return fmt.Errorf("%s: sasl %s: user and password are required", where, s.Mechanism)
+		}
+		if s.AccessKey != "" || s.SecretKey != "" || s.SessionToken != "" {
+			return fmt.Errorf("%s: sasl %s: accessKey/secretKey/sessionToken are for %s", where, s.Mechanism, MechanismAWSMSKIAM)
+		}
+	case MechanismAWSMSKIAM:
+		if !t.Enabled {
+			return fmt.Errorf("%s: sasl %s: MSK serves IAM authentication over TLS only: set tls.enabled", where, s.Mechanism)
+		}
+		if (s.AccessKey == "") != (s.SecretKey == "") {
+			return fmt.Errorf("%s: sasl %s: accessKey and secretKey go together", where, s.Mechanism)
+		}
+		if s.User != "" || s.Password != "" {
+			return fmt.Errorf("%s: sasl %s: user/password are not used; give accessKey/secretKey or AWS_* environment variables", where, s.Mechanism)
+		}
+	default:
+		return fmt.Errorf("%s: sasl mechanism %q: want PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or AWS_MSK_IAM", where, s.Mechanism)
+	}
+	return nil
+}
+
+// tlsConfig builds the TLS client configuration, reading the files named.
+func (t TLSConfig) tlsConfig() (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify} //nolint:gosec // opt-in, documented as tests only
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls: read caFile: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls: caFile %s holds no PEM certificate", t.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls: load client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+// mechanism builds the SASL mechanism, nil without SASL.
+func (s SASLConfig) mechanism(creds AWSCredentials) sasl.Mechanism {
+	switch s.Mechanism {
+	case MechanismPlain:
+		return plain.Auth{User: s.User, Pass: s.Password}.AsMechanism()
+	case MechanismSCRAMSHA256:
+		return scram.Auth{User: s.User, Pass: s.Password}.AsSha256Mechanism()
+	case MechanismSCRAMSHA512:
+		return scram.Auth{User: s.User, Pass: s.Password}.AsSha512Mechanism()
+	case MechanismAWSMSKIAM:
+		return aws.ManagedStreamingIAM(func(ctx context.Context) (aws.Auth, error) {
+			var a aws.Auth
+			switch {
+			case creds != nil:
+				var err error
+				if a.AccessKey, a.SecretKey, a.SessionToken, err = creds(ctx); err != nil {
+					return aws.Auth{}, fmt.Errorf("msk iam credentials: %w", err)
+				}
+			case s.AccessKey != "":
+				a.AccessKey, a.SecretKey, a.SessionToken = s.AccessKey, s.SecretKey, s.SessionToken
+			default:
+				a.AccessKey, a.SecretKey, a.SessionToken = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN")
+			}
+			if a.AccessKey == "" || a.SecretKey == "" {
+				return aws.Auth{}, errors.New("msk iam credentials: no access key: set sasl.accessKey/secretKey or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+			}
+			a.UserAgent = s.UserAgent
+			return a, nil
+		})
+	}
+	return nil
+}
+
+// clientOptions turns the connection settings (brokers, client id, TLS, SASL) into franz-go
+// options; the consumer adds its group options.
+func (c Config) clientOptions(creds AWSCredentials) ([]kgo.Opt, error) {
+	opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...), kgo.ClientID(c.ClientID)}
+	if c.TLS.Enabled {
+		tc, err := c.TLS.tlsConfig()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, kgo.DialTLSConfig(tc))
+	}
+	if m := c.SASL.mechanism(creds); m != nil {
+		opts = append(opts, kgo.SASL(m))
+	}
+	return opts, nil
+}

@@ -1,0 +1,546 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/olapgate/olapgate/ingest/pipeline"
+	"github.com/olapgate/olapgate/internal/dataset"
+	"github.com/olapgate/olapgate/store"
+)
+
+// Option adjusts a Source beyond its Config.
+type Option func(*Source)
+
+// WithAWSCredentials supplies MSK IAM credentials per connection (e.g. an AWS SDK provider),
+// overriding sasl.accessKey and the AWS_* environment variables.
+func WithAWSCredentials(fn AWSCredentials) Option { return func(s *Source) { s.awsCreds = fn } }
+
+// Source consumes Kafka topics with a consumer group into a store that commits rows and
+// positions together (store.PositionedWriter: the embedded store). See the package doc.
+type Source struct {
+	cfg      Config
+	st       store.PositionedWriter
+	log      *slog.Logger
+	m        *metrics
+	name     string // "kafka:<name>", the store's source key and the metrics' source label
+	routes   map[string]*pipeline.Route
+	dlq      *dataset.Dataset
+	awsCreds AWSCredentials
+
+	cl         *kgo.Client
+	pollCtx    context.Context // cancelled by Shutdown: stop polling, flush, stop
+	stopPoll   context.CancelFunc
+	writeCtx   context.Context // cancelled when Shutdown's deadline passes: abandon writes
+	stopWrites context.CancelFunc
+	done       chan struct{}
+	startOnce  sync.Once
+	started    atomic.Bool
+	shutOnce   sync.Once
+	shutErr    error
+
+	// mu serialises the poll loop's processing and flushes with the group callbacks.
+	mu     sync.Mutex
+	pipe   *pipeline.Pipeline
+	parts  map[topicPartition]*partState
+	oldest time.Time // when the oldest pending record was added
+	reset  kgo.Offset
+
+	// Test hooks: aborted makes the source drop everything without flushing or committing
+	// (a crash); skipGroupCommit leaves Kafka group offsets behind the store's positions.
+	aborted         atomic.Bool
+	skipGroupCommit atomic.Bool
+}
+
+type topicPartition struct {
+	topic string
+	part  int32
+}
+
+func (tp topicPartition) key() string { return tp.topic + "/" + strconv.Itoa(int(tp.part)) }
+
+// partState is what the source knows of one partition it owns.
+type partState struct {
+	// stored is the partition's position in the store as of the last commit or read, ""
+	// for none; storedOff is it parsed, -1 for none.
+	stored    string
+	storedOff int64
+	// next is the offset after the last record handed to the pipeline: the position the
+	// next flush stores. -1 when no record was read and none is stored.
+	next int64
+	// resume is where reading started when nothing was stored (the first record's offset),
+	// the point to rewind to if the first flush fails; -1 when unknown or not needed.
+	resume int64
+	epoch  int32  // leader epoch of the last record, for the group offset commit
+	pname  string // "topic/partition": the partition's name in the store
+	label  string // the partition number: the lag gauge's label
+}
+
+// New returns a source reading into st. datasets are the declared datasets (validated); the
+// ones the topics route to must use the embedded backend and be ensured on st before Start,
+// which ensures the dead-letter dataset itself. reg may be nil (no metrics), log nil (discard).
+func New(cfg Config, st store.PositionedWriter, datasets []*dataset.Dataset, reg prometheus.Registerer, log *slog.Logger, opts ...Option) (*Source, error) {
+	byName := map[string]*dataset.Dataset{}
+	for _, d := range datasets {
+		byName[d.Name] = d
+	}
+	if err := cfg.Validate(func(n string) bool { return byName[n] != nil }); err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return nil, fmt.Errorf("kafka source %s: no store", cfg.Name)
+	}
+	cfg = cfg.withDefaults()
+	s := &Source{cfg: cfg, st: st, log: log, name: "kafka:" + cfg.Name, routes: map[string]*pipeline.Route{},
+		parts: map[topicPartition]*partState{}, done: make(chan struct{})}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.log = s.log.With("source", s.name)
+	for _, t := range cfg.Topics {
+		r := t.route()
+		for _, n := range r.Names() {
+			if b := byName[n].Backend; b != dataset.BackendEmbedded {
+				return nil, fmt.Errorf("kafka source %s: topic %s: dataset %s uses the %s backend; Kafka sources write to the embedded store only (so far)", cfg.Name, t.Topic, n, b)
+			}
+		}
+		s.routes[t.Topic] = r
+	}
+	var err error
+	if s.dlq, err = pipeline.DeadLetterDataset(cfg.DeadLetter.Dataset); err != nil {
+		return nil, err
+	}
+	if s.m, err = newMetrics(reg); err != nil {
+		return nil, fmt.Errorf("kafka source %s: register metrics: %w", cfg.Name, err)
+	}
+	s.pipe, err = pipeline.New(pipeline.Config{
+		Source:     s.name,
+		Route:      func(topic string) *pipeline.Route { return s.routes[topic] },
+		Datasets:   func(n string) *dataset.Dataset { return byName[n] },
+		DeadLetter: s.dlq,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.reset = kgo.NewOffset().AtStart()
+	if cfg.StartOffset == StartLatest {
+		s.reset = kgo.NewOffset().AtEnd()
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	s.pollCtx, s.stopPoll = context.WithCancel(context.Background())
+	s.writeCtx, s.stopWrites = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// DeadLetterDataset is the dataset this source's dead letters go to (for listing it).
+func (s *Source) DeadLetterDataset() *dataset.Dataset { return s.dlq }
+
+// kgoOptions are the client options of the consumer.
+func (s *Source) kgoOptions() ([]kgo.Opt, error) {
+	opts, err := s.cfg.clientOptions(s.awsCreds)
+	if err != nil {
+		return nil, fmt.Errorf("kafka source %s: %w", s.cfg.Name, err)
+	}
+	topics := make([]string, 0, len(s.cfg.Topics))
+	for _, t := range s.cfg.Topics {
+		topics = append(topics, t.Topic)
+	}
+	opts = append(opts,
+		kgo.ConsumerGroup(s.cfg.Group),
+		kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(s.reset),
+		// Offsets are committed by hand after the store commit: they trail the truth.
+		kgo.DisableAutoCommit(),
+		// Callbacks never run while a poll's records are being processed, so a revoke sees
+		// every record read so far in the pipeline and flushes it.
+		kgo.BlockRebalanceOnPoll(),
+		kgo.AdjustFetchOffsetsFn(s.adjustOffsets),
+		kgo.OnPartitionsRevoked(s.onRevoked),
+		kgo.OnPartitionsLost(s.onLost),
+		// Records of aborted transactions (a producer's retried batch) never become rows.
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	)
+	if s.cfg.SessionTimeout > 0 {
+		opts = append(opts, kgo.SessionTimeout(s.cfg.SessionTimeout))
+	}
+	if s.cfg.RebalanceTimeout > 0 {
+		opts = append(opts, kgo.RebalanceTimeout(s.cfg.RebalanceTimeout))
+	}
+	return opts, nil
+}
+
+// Start ensures the dead-letter dataset, connects and starts consuming. ctx bounds the start
+// only; the source runs until Shutdown.
+func (s *Source) Start(ctx context.Context) error {
+	err := errors.New("kafka source: already started")
+	s.startOnce.Do(func() { err = s.start(ctx) })
+	return err
+}
+
+func (s *Source) start(ctx context.Context) error {
+	if err := s.st.EnsureDataset(ctx, s.dlq); err != nil {
+		return fmt.Errorf("kafka source %s: ensure dead-letter dataset: %w", s.cfg.Name, err)
+	}
+	opts, err := s.kgoOptions()
+	if err != nil {
+		return err
+	}
+	if s.cl, err = kgo.NewClient(opts...); err != nil {
+		return fmt.Errorf("kafka source %s: create client: %w", s.cfg.Name, err)
+	}
+	s.started.Store(true)
+	go s.run()
+	return nil
+}
+
+// Shutdown stops polling, commits what was read (rows and positions to the store, then
+// offsets to the group), and leaves the group. If ctx ends first, the write in progress is
+// abandoned (its records are read again by the next owner; nothing is lost or stored twice).
+// Safe to call twice, and before Start.
+func (s *Source) Shutdown(ctx context.Context) error {
+	s.shutOnce.Do(func() { s.shutErr = s.shutdown(ctx) })
+	return s.shutErr
+}
+
+func (s *Source) shutdown(ctx context.Context) error {
+	s.startOnce.Do(func() {}) // a later Start is refused
+	s.stopPoll()
+	if !s.started.Load() {
+		s.stopWrites()
+		return nil
+	}
+	var errs []error
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+		s.stopWrites()
+		<-s.done
+		errs = append(errs, fmt.Errorf("kafka source %s: shutdown: final flush: %w", s.cfg.Name, ctx.Err()))
+	}
+	// Leaving the group runs the final revoke (nothing left to flush; it commits offsets).
+	if err := s.cl.LeaveGroupContext(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		errs = append(errs, fmt.Errorf("kafka source %s: leave group: %w", s.cfg.Name, err))
+	}
+	s.cl.Close()
+	s.stopWrites()
+	return errors.Join(errs...)
+}
+
+// abort is a crash, for tests: the loop stops without flushing, callbacks do nothing, the
+// client closes; nothing read since the last commit is stored or committed.
+func (s *Source) abort() {
+	s.aborted.Store(true)
+	s.startOnce.Do(func() {})
+	s.shutOnce.Do(func() {
+		s.stopPoll()
+		s.stopWrites()
+		if s.started.Load() {
+			<-s.done
+			s.cl.Close()
+		}
+	})
+}
+
+// run is the poll loop.
+func (s *Source) run() {
+	defer close(s.done)
+	backoff := time.Duration(0)
+	for {
+		s.mu.Lock()
+		wait, room := s.cfg.Batch.MaxWait, s.cfg.Batch.MaxEvents-s.pipe.Len()
+		if s.pipe.Len() > 0 {
+			wait = time.Until(s.oldest.Add(s.cfg.Batch.MaxWait))
+		}
+		s.mu.Unlock()
+		ctx, cancel := context.WithTimeout(s.pollCtx, max(wait, time.Millisecond))
+		fetches := s.cl.PollRecords(ctx, max(room, 1))
+		cancel()
+		if fetches.IsClientClosed() {
+			return
+		}
+		stopping := s.pollCtx.Err() != nil
+		s.mu.Lock()
+		fetches.EachError(func(topic string, part int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+				s.log.Warn("kafka fetch", "topic", topic, "partition", part, "err", err)
+			}
+		})
+		fetches.EachPartition(s.addLocked)
+		var err error
+		if n := s.pipe.Len(); stopping || n >= s.cfg.Batch.MaxEvents || n > 0 && time.Since(s.oldest) >= s.cfg.Batch.MaxWait {
+			err = s.flushLocked(s.writeCtx)
+		}
+		s.mu.Unlock()
+		s.cl.AllowRebalance()
+		if stopping || s.aborted.Load() {
+			return
+		}
+		if err == nil {
+			backoff = 0
+			continue
+		}
+		// The store refused or failed: the records were rewound; wait before reading them
+		// again so a store that is down is not hammered.
+		backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
+		select {
+		case <-time.After(backoff):
+		case <-s.pollCtx.Done():
+		}
+	}
+}
+
+// addLocked hands a partition's fetched records to the pipeline.
+func (s *Source) addLocked(fp kgo.FetchTopicPartition) {
+	ps := s.parts[topicPartition{fp.Topic, fp.Partition}]
+	if ps == nil || s.aborted.Load() {
+		return // not (or no longer) ours: its next owner reads it from the stored position
+	}
+	for _, r := range fp.Records {
+		if ps.next >= 0 && r.Offset < ps.next {
+			continue // read already (fetched before a rewind)
+		}
+		if s.pipe.Len() == 0 {
+			s.oldest = time.Now()
+		}
+		if ps.next < 0 && ps.resume < 0 {
+			ps.resume = r.Offset
+		}
+		s.pipe.Add(&pipeline.Record{
+			Stream: r.Topic, Partition: ps.label, Position: strconv.FormatInt(r.Offset, 10),
+			Key: r.Key, Value: r.Value, Time: r.Timestamp,
+		})
+		ps.next, ps.epoch = r.Offset+1, r.LeaderEpoch
+	}
+	if n := len(fp.Records); n > 0 && fp.HighWatermark >= 0 {
+		s.m.lag.WithLabelValues(s.name, fp.Topic, ps.label).Set(float64(max(fp.HighWatermark-ps.next, 0)))
+	}
+}
+
+// flushLocked commits the pipeline's records and the partitions' new positions to the store
+// in one transaction, then (asynchronously) the offsets to the group. On failure it
+// rewinds every partition to its stored position. Flushing is always safe, even for a
+// partition this member is losing: the store refuses a position another member has moved.
+func (s *Source) flushLocked(ctx context.Context) error {
+	if s.aborted.Load() {
+		s.pipe.Reset()
+		return nil
+	}
+	var positions []store.Position
+	for _, ps := range s.parts {
+		if ps.next >= 0 && ps.next != ps.storedOff {
+			positions = append(positions, store.Position{Partition: ps.pname, Prev: ps.stored, Next: strconv.FormatInt(ps.next, 10)})
+		}
+	}
+	if s.pipe.Len() == 0 && len(positions) == 0 {
+		return nil
+	}
+	batches, counts, err := s.pipe.Flush()
+	if err == nil {
+		_, err = s.st.WritePositioned(ctx, s.name, batches, positions)
+	}
+	if err != nil {
+		outcome := "error"
+		if errors.Is(err, store.ErrPositionConflict) {
+			outcome = "conflict"
+			s.log.Warn("kafka: another consumer moved a partition; re-reading from the stored positions", "err", err)
+		} else {
+			s.log.Error("kafka: store commit failed; re-reading from the stored positions", "err", err)
+		}
+		s.m.commits.WithLabelValues(s.name, outcome).Inc()
+		s.rewindLocked(ctx)
+		return fmt.Errorf("kafka source %s: commit batch: %w", s.cfg.Name, err)
+	}
+	s.m.commits.WithLabelValues(s.name, "ok").Inc()
+	for ds, n := range counts.Accepted {
+		s.m.events.WithLabelValues(s.name, ds, "accepted").Add(float64(n))
+	}
+	dead := 0
+	for ds, n := range counts.Rejected {
+		if ds == "" {
+			ds = "_unrouted"
+		}
+		s.m.events.WithLabelValues(s.name, ds, "rejected").Add(float64(n))
+		dead += n
+	}
+	if dead > 0 {
+		s.m.deadLetters.WithLabelValues(s.name).Add(float64(dead))
+	}
+	for _, ps := range s.parts {
+		if ps.next >= 0 && ps.next != ps.storedOff {
+			ps.stored, ps.storedOff, ps.resume = strconv.FormatInt(ps.next, 10), ps.next, -1
+		}
+	}
+	s.commitGroupOffsets(ctx, false)
+	return nil
+}
+
+// storedOffsetsLocked are the owned partitions' stored positions as group offsets.
+func (s *Source) storedOffsetsLocked() map[string]map[int32]kgo.EpochOffset {
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	for tp, ps := range s.parts {
+		if ps.storedOff >= 0 {
+			if offsets[tp.topic] == nil {
+				offsets[tp.topic] = map[int32]kgo.EpochOffset{}
+			}
+			offsets[tp.topic][tp.part] = kgo.EpochOffset{Epoch: ps.epoch, Offset: ps.storedOff}
+		}
+	}
+	return offsets
+}
+
+// commitGroupOffsets mirrors the store's positions into the group's committed offsets, for
+// lag tooling; failures are logged only, as the store is the truth.
+func (s *Source) commitGroupOffsets(ctx context.Context, sync bool) {
+	if s.skipGroupCommit.Load() {
+		return
+	}
+	offsets := s.storedOffsetsLocked()
+	if len(offsets) == 0 {
+		return
+	}
+	onDone := func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err == nil {
+			err = commitResponseErr(resp)
+		}
+		if err != nil && !errors.Is(err, context.Canceled) {
+			s.log.Info("kafka: group offset commit failed (the store's positions stay the truth)", "err", err)
+		}
+	}
+	if sync {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		s.cl.CommitOffsetsSync(ctx, offsets, onDone)
+		return
+	}
+	// Not pollCtx: the final flush of Shutdown runs after it is cancelled.
+	s.cl.CommitOffsets(s.writeCtx, offsets, onDone)
+}
+
+// rewindLocked drops what the pipeline holds and seeks every owned partition back to its
+// stored position, re-read from the store because another member may have moved it.
+func (s *Source) rewindLocked(ctx context.Context) {
+	s.pipe.Reset()
+	stored, err := s.st.Positions(ctx, s.name)
+	if err != nil {
+		s.log.Error("kafka: read stored positions", "err", err)
+		stored = nil
+	}
+	seek := map[string]map[int32]kgo.EpochOffset{}
+	for tp, ps := range s.parts {
+		if stored != nil {
+			ps.stored, ps.storedOff = stored[ps.pname], -1
+			if off, err := strconv.ParseInt(ps.stored, 10, 64); err == nil {
+				ps.storedOff = off
+			}
+		}
+		target := ps.storedOff
+		if target < 0 {
+			target = ps.resume
+		}
+		if target < 0 {
+			ps.next = -1
+			continue // nothing read: nothing to rewind
+		}
+		ps.next = ps.storedOff
+		if seek[tp.topic] == nil {
+			seek[tp.topic] = map[int32]kgo.EpochOffset{}
+		}
+		seek[tp.topic][tp.part] = kgo.EpochOffset{Epoch: -1, Offset: target}
+	}
+	s.cl.SetOffsets(seek)
+}
+
+// adjustOffsets runs when partitions are assigned, before fetching starts: each starts at its
+// position in the store, whatever the group committed.
+func (s *Source) adjustOffsets(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	stored, err := s.st.Positions(ctx, s.name)
+	if err != nil {
+		return nil, fmt.Errorf("kafka source %s: read stored positions: %w", s.cfg.Name, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for topic, parts := range offsets {
+		for p := range parts {
+			tp := topicPartition{topic, p}
+			ps := &partState{pname: tp.key(), label: strconv.Itoa(int(p)), storedOff: -1, next: -1, resume: -1, epoch: -1}
+			ps.stored = stored[ps.pname]
+			if ps.stored == "" {
+				parts[p] = s.reset
+			} else {
+				off, err := strconv.ParseInt(ps.stored, 10, 64)
+				if err != nil || off < 0 {
+					return nil, fmt.Errorf("kafka source %s: partition %s: stored position %q is not an offset", s.cfg.Name, ps.pname, ps.stored)
+				}
+				ps.storedOff, ps.next = off, off
+				parts[p] = kgo.NewOffset().At(off).WithEpoch(-1)
+			}
+			s.parts[tp] = ps
+			s.log.Debug("kafka: partition assigned", "partition", ps.pname, "stored", ps.stored)
+		}
+	}
+	return offsets, nil
+}
+
+// onRevoked flushes before the partitions go (DESIGN §6: on revoke, flush then commit).
+func (s *Source) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	if s.aborted.Load() {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.writeCtx, cancel)()
+	if err := s.flushLocked(wctx); err != nil {
+		s.log.Warn("kafka: flush on revoke", "err", err)
+	}
+	// Also when there was nothing to flush: the last flush's asynchronous commit may not have
+	// landed, and the next owner's lag starts from what the group says.
+	s.commitGroupOffsets(wctx, true)
+	s.dropLocked(revoked)
+}
+
+// onLost drops lost partitions. What was read from them is flushed first like anything else:
+// a member that took them over has either moved their positions (the commit is refused,
+// everything rewinds) or will find the moved position when it commits.
+func (s *Source) onLost(ctx context.Context, cl *kgo.Client, lost map[string][]int32) {
+	s.onRevoked(ctx, cl, lost)
+}
+
+func (s *Source) dropLocked(parts map[string][]int32) {
+	for topic, ps := range parts {
+		for _, p := range ps {
+			tp := topicPartition{topic, p}
+			delete(s.parts, tp)
+			s.m.lag.DeleteLabelValues(s.name, topic, strconv.Itoa(int(p)))
+		}
+	}
+}
+
+// commitResponseErr is the first partition error of an offset commit response.
+func commitResponseErr(resp *kmsg.OffsetCommitResponse) error {
+	if resp == nil {
+		return nil
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				return fmt.Errorf("commit %s/%d: %w", t.Topic, p.Partition, err)
+			}
+		}
+	}
+	return nil
+}
