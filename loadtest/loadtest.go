@@ -386,7 +386,7 @@ func closedLoop(ctx, reqCtx context.Context, cancelReqs context.CancelFunc, targ
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ctx.Err() == nil {
+			for ctx.Err() == nil && reqCtx.Err() == nil {
 				sent := time.Since(start)
 				if sent >= end {
 					return
@@ -404,6 +404,14 @@ func closedLoop(ctx, reqCtx context.Context, cancelReqs context.CancelFunc, targ
 				}
 			}
 		}()
+	}
+	// The grace period starts when the run's duration is over, not before: workers send
+	// until then.
+	t := time.NewTimer(time.Until(start.Add(end)))
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		t.Stop()
 	}
 	waitGrace(&wg, opts.Grace, cancelReqs)
 	if ctx.Err() != nil {

@@ -249,3 +249,26 @@ func TestOKLatency(t *testing.T) {
 		t.Fatalf("ok p50 %v (count %d, ok %d), all p50 %v, statuses %v", okP50, res.OKLatencyMs.Count, res.OK, res.LatencyMs.P50, res.Statuses)
 	}
 }
+
+// TestClosedLoopLongerThanTimeout: a closed-loop run longer than the per-request timeout (and
+// so the default grace) keeps sending real requests to its end, none cancelled by the grace
+// timer.
+func TestClosedLoopLongerThanTimeout(t *testing.T) {
+	var calls atomic.Int64
+	target := TargetFunc(func(ctx context.Context, _ uint64) Outcome {
+		calls.Add(1)
+		select {
+		case <-time.After(5 * time.Millisecond):
+			return Outcome{Code: "OK", OK: true}
+		case <-ctx.Done():
+			return Outcome{Code: "canceled"}
+		}
+	})
+	res, err := Run(context.Background(), target, Options{Workers: 2, Duration: 600 * time.Millisecond, Timeout: 200 * time.Millisecond, MaxCPU: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Statuses["canceled"] != 0 || res.OK < 100 || res.OK > 300 {
+		t.Fatalf("statuses %v, ok %d (2 workers × 600ms / 5ms ≈ 240)", res.Statuses, res.OK)
+	}
+}
