@@ -18,7 +18,7 @@ srv=$!
 bare=$!
 trap 'kill $srv $bare 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sf localhost:8080/readyz >/dev/null && break; sleep 0.1; done
-"$out/olapgate" ingest --sample 100000 >/dev/null 2>&1
+"$out/olapgate" ingest --dataset pageviews --sample 100000 >/dev/null
 top10='{"query":{"dataset":"pageviews","timeRange":{"start":"now-24h"},"groupBy":["page"],"metrics":[{"agg":"SUM","field":"bytes","as":"b"}],"orderBy":[{"by":"b","desc":true}],"limit":10,"options":{"maxStalenessMs":600000}}}'
 run() { # name call data addr
 	taskset -c 0 "$ghz" --insecure --cpus 1 -c 16 -z 10s --call "$2" -d "$3" "$4" --format json -o "$out/$1.json" >/dev/null 2>&1
