@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,8 +25,9 @@ type gate struct {
 	mu     sync.Mutex
 	levels [numPriorities]level
 	queued int
-	// execEWMA estimates an execution's duration here, for the wait estimate.
-	execEWMA time.Duration
+	// ewma estimates an execution's duration here (nanoseconds), for wait estimates; atomic
+	// because refusals read it after mu is released.
+	ewma atomic.Int64
 }
 
 type level struct {
@@ -79,7 +81,7 @@ func (g *gate) acquire(ctx context.Context, r Request, expected time.Duration) (
 		ahead, budget = g.queuedAbove(r.Priority), left
 		maxWait = min(g.maxWait, max(2*maxWait, 10*time.Millisecond))
 	}
-	wait := time.Duration(float64(ahead+1) / float64(max(g.lim.limit(), 1)) * float64(g.execEWMA))
+	wait := time.Duration(float64(ahead+1) / float64(max(g.lim.limit(), 1)) * float64(g.execEWMA()))
 	if wait > budget {
 		g.mu.Unlock()
 		return nil, 0, g.reject(ReasonDeadline, r, fmt.Sprintf("%d queued ahead, estimated wait %s, over the %s it may wait", ahead, wait.Round(time.Millisecond), max(budget, 0).Round(time.Millisecond)), wait)
@@ -147,10 +149,10 @@ func (g *gate) release(p permit, o Outcome, exec time.Duration) {
 	p.done(o)
 	g.mu.Lock()
 	if o == OK {
-		if g.execEWMA == 0 {
-			g.execEWMA = exec
+		if old := time.Duration(g.ewma.Load()); old == 0 {
+			g.ewma.Store(int64(exec))
 		} else {
-			g.execEWMA += (exec - g.execEWMA) / 8
+			g.ewma.Store(int64(old + (exec-old)/8))
 		}
 	}
 	g.mu.Unlock()
@@ -327,15 +329,18 @@ func (g *gate) lowestBelow(p Priority) *waiter {
 // only moves the overload into everyone's latency), at least 5 ms, at most maxWait. Called
 // with mu held.
 func (g *gate) waitBudget() time.Duration {
-	if g.execEWMA == 0 {
+	e := g.execEWMA()
+	if e == 0 {
 		return g.maxWait
 	}
-	return min(g.maxWait, max(g.execEWMA/2, 5*time.Millisecond))
+	return min(g.maxWait, max(e/2, 5*time.Millisecond))
 }
+
+func (g *gate) execEWMA() time.Duration { return time.Duration(g.ewma.Load()) }
 
 // retryAfter suggests when to come back: about one execution's time, at least 100 ms.
 func (g *gate) retryAfter() time.Duration {
-	return max(g.execEWMA, 100*time.Millisecond)
+	return max(g.execEWMA(), 100*time.Millisecond)
 }
 
 func (g *gate) reject(reason string, r Request, msg string, retry time.Duration) *Rejection {
