@@ -113,21 +113,9 @@ func (c clickhouse) bucket(w *writer, q *query.Query, col string) error {
 	return nil
 }
 
-// offset writes off(t) in microseconds: a constant, or a CASE over the instants where it
-// changes (literals of olapgate's own times and integers).
+// offset writes off(t) in microseconds.
 func (clickhouse) offset(w *writer, col string, spans []query.ZoneSpan) {
-	lit := func(sec int) string { return "(" + strconv.FormatInt(int64(sec)*1e6, 10) + ")" }
-	if len(spans) == 1 {
-		w.s(lit(spans[0].Offset))
-		return
-	}
-	w.s("CASE")
-	for i := 1; i < len(spans); i++ {
-		w.s(" WHEN ", col, " < ")
-		w.arg(spans[i].From)
-		w.s(" THEN ", lit(spans[i-1].Offset))
-	}
-	w.s(" ELSE ", lit(spans[len(spans)-1].Offset), " END")
+	zoneOffset(w, col, spans, func(sec int) string { return "(" + strconv.FormatInt(int64(sec)*1e6, 10) + ")" })
 }
 
 func (clickhouse) contains(w *writer, col string, v any) {

@@ -88,21 +88,9 @@ func (d duckdb) bucket(w *writer, q *query.Query, col string) error {
 	return nil
 }
 
-// offset writes off(t): a constant, or a CASE over the instants where the offset changes
-// (bound as parameters; the offsets are olapgate's own integers).
+// offset writes off(t) as a DuckDB interval.
 func offset(w *writer, col string, spans []query.ZoneSpan) {
-	lit := func(sec int) string { return "to_microseconds(" + strconv.FormatInt(int64(sec)*1e6, 10) + ")" }
-	if len(spans) == 1 {
-		w.s(lit(spans[0].Offset))
-		return
-	}
-	w.s("CASE")
-	for i := 1; i < len(spans); i++ {
-		w.s(" WHEN ", col, " < ")
-		w.arg(spans[i].From)
-		w.s(" THEN ", lit(spans[i-1].Offset))
-	}
-	w.s(" ELSE ", lit(spans[len(spans)-1].Offset), " END")
+	zoneOffset(w, col, spans, func(sec int) string { return "to_microseconds(" + strconv.FormatInt(int64(sec)*1e6, 10) + ")" })
 }
 
 func (duckdb) contains(w *writer, col string, v any) {

@@ -172,13 +172,7 @@ func signed(n int64) string {
 
 // offset writes off(t) in milliseconds: a CASE over the instants where it changes.
 func (p pinot) offset(w *writer, col string, spans []query.ZoneSpan) {
-	w.s("CASE")
-	for i := 1; i < len(spans); i++ {
-		w.s(" WHEN ", col, " < ")
-		w.arg(spans[i].From)
-		w.s(" THEN ", strconv.FormatInt(int64(spans[i-1].Offset)*1000, 10))
-	}
-	w.s(" ELSE ", strconv.FormatInt(int64(spans[len(spans)-1].Offset)*1000, 10), " END")
+	zoneOffset(w, col, spans, func(sec int) string { return strconv.FormatInt(int64(sec)*1000, 10) })
 }
 
 // contains is REGEXP_LIKE with the pattern's metacharacters escaped. Pinot's REGEXP_LIKE is

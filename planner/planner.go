@@ -430,6 +430,23 @@ func (b *builder) filter(f *query.Filter, subject func(string)) {
 	}
 }
 
+// zoneOffset writes off(t) for the time column col: a constant, or a CASE over the instants where
+// the zone's offset changes (bound or inlined like any value: olapgate's own times). lit
+// renders an offset in seconds in the dialect's unit.
+func zoneOffset(w *writer, col string, spans []query.ZoneSpan, lit func(sec int) string) {
+	if len(spans) == 1 {
+		w.s(lit(spans[0].Offset))
+		return
+	}
+	w.s("CASE")
+	for i := 1; i < len(spans); i++ {
+		w.s(" WHEN ", col, " < ")
+		w.arg(spans[i].From)
+		w.s(" THEN ", lit(spans[i-1].Offset))
+	}
+	w.s(" ELSE ", lit(spans[len(spans)-1].Offset), " END")
+}
+
 // writer accumulates SQL text and its arguments, remembering where each placeholder is.
 // With an empty placeholder it writes values as the dialect's escaped literals instead.
 type writer struct {

@@ -2,7 +2,6 @@ package clickhouse
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"time"
 
@@ -63,58 +62,19 @@ func ConvertValue(v any, t store.ColumnType) (any, error) {
 }
 
 func toInt64(v any) (any, error) {
-	switch x := v.(type) {
-	case int64:
-		return x, nil
-	case int32:
-		return int64(x), nil
-	case int16:
-		return int64(x), nil
-	case int8:
-		return int64(x), nil
-	case uint8:
-		return int64(x), nil
-	case uint16:
-		return int64(x), nil
-	case uint32:
-		return int64(x), nil
-	case uint64:
-		if x > math.MaxInt64 {
-			return nil, fmt.Errorf("UInt64 %d overflows INT64", x)
-		}
-		return int64(x), nil
-	case float64:
-		// 2^63 is exactly representable; every float below it in magnitude fits an int64.
-		if x != math.Trunc(x) || x < -(1<<63) || x >= 1<<63 {
-			return nil, fmt.Errorf("%v is not an integral INT64", x)
-		}
-		return int64(x), nil
+	n, ok, err := store.Int64(v)
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("cannot convert %T to INT64", v)
+	case err != nil:
+		return nil, err
 	}
-	return nil, fmt.Errorf("cannot convert %T to INT64", v)
+	return n, nil
 }
 
 func toFloat64(v any) (any, error) {
-	switch x := v.(type) {
-	case float64:
-		return x, nil
-	case float32:
-		return float64(x), nil
-	case int64:
-		return float64(x), nil
-	case int32:
-		return float64(x), nil
-	case int16:
-		return float64(x), nil
-	case int8:
-		return float64(x), nil
-	case uint64:
-		return float64(x), nil
-	case uint32:
-		return float64(x), nil
-	case uint16:
-		return float64(x), nil
-	case uint8:
-		return float64(x), nil
+	if f, ok := store.Float64(v); ok {
+		return f, nil
 	}
 	return nil, fmt.Errorf("cannot convert %T to DOUBLE", v)
 }

@@ -3,7 +3,6 @@ package embedded
 import (
 	"context"
 	"fmt"
-	"math"
 	"math/big"
 	"strconv"
 	"time"
@@ -119,53 +118,21 @@ func convertValue(v any, t store.ColumnType) (any, error) {
 
 func toInt64(v any) (any, error) {
 	switch x := v.(type) {
-	case int64:
-		return x, nil
-	case int32:
-		return int64(x), nil
-	case int16:
-		return int64(x), nil
-	case int8:
-		return int64(x), nil
-	case int:
-		return int64(x), nil
-	case uint8:
-		return int64(x), nil
-	case uint16:
-		return int64(x), nil
-	case uint32:
-		return int64(x), nil
-	case uint64:
-		if x > math.MaxInt64 {
-			return nil, fmt.Errorf("UBIGINT %d overflows INT64", x)
-		}
-		return int64(x), nil
-	case uint:
-		if uint64(x) > math.MaxInt64 {
-			return nil, fmt.Errorf("value %d overflows INT64", x)
-		}
-		return int64(x), nil
 	case *big.Int: // HUGEINT: SUM of BIGINT
 		if !x.IsInt64() {
 			return nil, fmt.Errorf("HUGEINT %s overflows INT64", x)
 		}
 		return x.Int64(), nil
-	case float64:
-		return floatToInt64(x)
-	case float32:
-		return floatToInt64(float64(x))
 	case duckdb.Decimal:
 		return decimalToInt64(x)
 	}
-	return nil, fmt.Errorf("cannot convert %T to INT64", v)
-}
-
-func floatToInt64(f float64) (any, error) {
-	// 2^63 is exactly representable; every float below it in magnitude fits an int64.
-	if f != math.Trunc(f) || f < -(1<<63) || f >= 1<<63 {
-		return nil, fmt.Errorf("%v is not an integral INT64", f)
+	if n, ok, err := store.Int64(v); ok {
+		if err != nil {
+			return nil, err
+		}
+		return n, nil
 	}
-	return int64(f), nil
+	return nil, fmt.Errorf("cannot convert %T to INT64", v)
 }
 
 func decimalToInt64(d duckdb.Decimal) (any, error) {
@@ -184,31 +151,10 @@ func decimalToInt64(d duckdb.Decimal) (any, error) {
 }
 
 func toFloat64(v any) (any, error) {
+	if f, ok := store.Float64(v); ok {
+		return f, nil
+	}
 	switch x := v.(type) {
-	case float64:
-		return x, nil
-	case float32:
-		return float64(x), nil
-	case int64:
-		return float64(x), nil
-	case int32:
-		return float64(x), nil
-	case int16:
-		return float64(x), nil
-	case int8:
-		return float64(x), nil
-	case int:
-		return float64(x), nil
-	case uint64:
-		return float64(x), nil
-	case uint32:
-		return float64(x), nil
-	case uint16:
-		return float64(x), nil
-	case uint8:
-		return float64(x), nil
-	case uint:
-		return float64(x), nil
 	case *big.Int:
 		f, _ := new(big.Float).SetInt(x).Float64()
 		return f, nil
