@@ -36,7 +36,7 @@ t0=$(date +%s)
 "$bin" ingest --dataset pageviews --sample "$rows" >/dev/null 2>&1
 echo "loaded $rows rows in $(( $(date +%s) - t0 )) s"
 GOMAXPROCS=1 taskset -c 0 "$bin" loadtest --target grpc://127.0.0.1:9090 --mix "$here/embedded-mix.yaml" --warmup 3s --timeout 6s \
-	--knee --slo 'p99<1s' --start 2 --step 2 --max 40 --step-duration 6s --json "$out/knee.json" >/dev/null 2>&1 || true
+	--knee --slo 'p99<2s' --start 1 --step 1 --max 30 --step-duration 6s --json "$out/knee.json" >/dev/null 2>&1 || true
 knee=$(python3 -c "import json; print(json.load(open('$out/knee.json'))['knee']['kneeRps'])")
 python3 -c "import json; k=json.load(open('$out/knee.json'))['knee']; print('knee (limiter on):', k['kneeRps'], 'rps;', [(s['offeredRps'], round(s['goodputRps'],1), round(s['p99Ms']), s['pass']) for s in k['steps']])"
 half=$(python3 -c "print(max(1, $knee/2))"); two=$(python3 -c "print($knee*2)"); five=$(python3 -c "print($knee*5)")
