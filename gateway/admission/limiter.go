@@ -230,7 +230,7 @@ func (p *vegasPermit) done(o Outcome) {
 		}
 		queue := v.lim * (1 - float64(v.noLoad)/float64(rtt))
 		lg := math.Max(1, math.Log10(v.lim))
-		alpha, beta := lg, 2*lg
+		alpha, beta := lg/4, 3*lg/4
 		switch {
 		case queue < alpha:
 			// Grow only while the limit is in use: an idle limit proves nothing.
