@@ -1,5 +1,5 @@
-// Package cli implements olapgate's client subcommands (query, ingest), which talk to a running
-// server over its HTTP API.
+// Package cli implements olapgate's client subcommands: query and ingest, which talk to a
+// running server over its HTTP API, and loadtest, which drives load at one.
 package cli
 
 import (
