@@ -403,13 +403,12 @@ func mergeMeta(ms []store.ResultMeta) store.ResultMeta {
 	for i, m := range ms {
 		out.Partial = out.Partial || m.Partial
 		out.Trimmed = out.Trimmed || m.Trimmed
-		if i == 0 || out.RowsScanned < 0 || m.RowsScanned < 0 {
-			if i == 0 {
-				out.RowsScanned = m.RowsScanned
-			} else {
-				out.RowsScanned = -1
-			}
-		} else {
+		switch {
+		case i == 0:
+			out.RowsScanned = m.RowsScanned
+		case out.RowsScanned < 0 || m.RowsScanned < 0:
+			out.RowsScanned = -1 // unknown in one statement: unknown in all
+		default:
 			out.RowsScanned += m.RowsScanned
 		}
 		if out.QueryID == "" {

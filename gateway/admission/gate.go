@@ -246,18 +246,9 @@ func (g *gate) remove(w *waiter) {
 // per tenant with waiters for each of its own already queued (a quiet tenant is not behind a
 // flooding tenant's whole queue).
 func (g *gate) queuedAhead(p Priority, tenant string) int {
-	n := 0
-	for pr := int(p) + 1; pr < numPriorities; pr++ {
-		for _, q := range g.levels[pr].tenants {
-			n += q.Len()
-		}
-	}
-	lv := &g.levels[p]
-	mine := 0
-	if q, ok := lv.tenants[tenant]; ok {
-		mine = q.Len()
-	}
-	for t, q := range lv.tenants {
+	n := g.queuedAbove(p)
+	mine := g.tenantQueued(p, tenant)
+	for t, q := range g.levels[p].tenants {
 		if t == tenant {
 			n += mine
 			continue
