@@ -24,6 +24,7 @@ import (
 	"github.com/olapgate/olapgate/collector/otelrows"
 	"github.com/olapgate/olapgate/collector/telemetry"
 	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
+	"github.com/olapgate/olapgate/internal/cors"
 	"github.com/olapgate/olapgate/internal/dataset"
 	"github.com/olapgate/olapgate/store"
 )
@@ -177,7 +178,7 @@ func (c *Collector) start(ctx context.Context) error {
 	}
 	if c.httpLn != nil {
 		c.httpSrv = &http.Server{
-			Handler:           c.HTTPHandler(),
+			Handler:           cors.Handler(c.cfg.CORS, c.HTTPHandler()),
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/olapgate/olapgate/collector/otelrows"
 	"github.com/olapgate/olapgate/collector/telemetry"
+	"github.com/olapgate/olapgate/internal/cors"
 )
 
 // Defaults for zero Config fields.
@@ -70,10 +71,16 @@ type Config struct {
 	PromotedAttributes []string `yaml:"promotedAttributes"`
 	// Query configures the TelemetryService.
 	Query telemetry.Config `yaml:"query"`
+	// CORS lets browser pages (the OpenTelemetry JS SDK's OTLP/HTTP exporter) on the listed
+	// origins export to the OTLP/HTTP receiver. Default: no other origin.
+	CORS cors.Config `yaml:"cors"`
 }
 
 // Validate checks the configuration; zero values are valid (they take defaults).
 func (c *Config) Validate() error {
+	if err := c.CORS.Validate(); err != nil {
+		return fmt.Errorf("collector: %w", err)
+	}
 	for _, a := range []struct{ name, addr string }{{"grpcAddr", c.GRPCAddr}, {"httpAddr", c.HTTPAddr}} {
 		if a.addr == "" || a.addr == Off {
 			continue

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
 	"github.com/olapgate/olapgate/store"
 )
@@ -22,8 +24,10 @@ type resultCache struct {
 }
 
 type cacheEntry struct {
-	key  string
-	res  *store.Result
+	key string
+	res *store.Result
+	// msg is a telemetry answer (telemetry.go); entries hold res or msg, under disjoint keys.
+	msg  proto.Message
 	enc  *encodings
 	at   time.Time // when the query that produced res started: ages err on the old side
 	size int64
@@ -44,22 +48,32 @@ type encodings struct {
 
 // get returns a result no older than maxAge, its memoized encodings, and its age.
 func (c *resultCache) get(key string, maxAge time.Duration, now time.Time) (*store.Result, *encodings, time.Duration, bool) {
-	if c == nil || maxAge <= 0 {
+	e, age, ok := c.lookup(key, maxAge, now)
+	if !ok || e.res == nil {
 		return nil, nil, 0, false
+	}
+	return e.res, e.enc, age, true
+}
+
+// lookup finds key's entry if it is no older than maxAge, marking it recently used. Entry
+// fields are immutable once inserted, so the caller reads them without the lock.
+func (c *resultCache) lookup(key string, maxAge time.Duration, now time.Time) (*cacheEntry, time.Duration, bool) {
+	if c == nil || maxAge <= 0 {
+		return nil, 0, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.items[key]
 	if !ok {
-		return nil, nil, 0, false
+		return nil, 0, false
 	}
 	e := el.Value.(*cacheEntry)
 	age := now.Sub(e.at)
 	if age > maxAge {
-		return nil, nil, 0, false
+		return nil, 0, false
 	}
 	c.lru.MoveToFront(el)
-	return e.res, e.enc, max(age, 0), true
+	return e, max(age, 0), true
 }
 
 // put stores res, evicting least recently used entries beyond the byte bound. A result larger
@@ -69,7 +83,28 @@ func (c *resultCache) put(key string, res *store.Result, at time.Time) {
 	if c == nil || c.maxBytes <= 0 {
 		return
 	}
-	size := resultSize(key, res)
+	c.insert(&cacheEntry{key: key, res: res, enc: &encodings{}, at: at, size: resultSize(key, res)})
+}
+
+// getMsg is get for protobuf answers (telemetry queries).
+func (c *resultCache) getMsg(key string, maxAge time.Duration, now time.Time) (proto.Message, time.Duration, bool) {
+	e, age, ok := c.lookup(key, maxAge, now)
+	if !ok || e.msg == nil {
+		return nil, 0, false
+	}
+	return e.msg, age, true
+}
+
+// putMsg is put for protobuf answers; msg is shared read-only from then on.
+func (c *resultCache) putMsg(key string, msg proto.Message, at time.Time) {
+	if c == nil || c.maxBytes <= 0 {
+		return
+	}
+	c.insert(&cacheEntry{key: key, msg: msg, at: at, size: int64(len(key)+128) + int64(proto.Size(msg))*2})
+}
+
+func (c *resultCache) insert(e *cacheEntry) {
+	key, at, size := e.key, e.at, e.size
 	if size > c.maxBytes/4 {
 		return
 	}
@@ -84,7 +119,7 @@ func (c *resultCache) put(key string, res *store.Result, at time.Time) {
 		c.lru.Remove(el)
 		delete(c.items, key)
 	}
-	c.items[key] = c.lru.PushFront(&cacheEntry{key: key, res: res, enc: &encodings{}, at: at, size: size})
+	c.items[key] = c.lru.PushFront(e)
 	c.used += size
 	for c.used > c.maxBytes {
 		el := c.lru.Back()

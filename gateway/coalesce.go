@@ -4,23 +4,22 @@ import (
 	"context"
 	"sync"
 	"time"
-
-	"github.com/olapgate/olapgate/store"
 )
 
 // coalescer runs identical queries that are in flight at the same time once. The shared
 // execution has its own context, detached from every caller's: one client leaving must not
 // fail the others, and the backend query is cancelled only when the last waiting client has
 // gone. Keys are query.Query.Key(), computed after the tenant predicate is added, so no result
-// crosses tenants.
-type coalescer struct {
+// crosses tenants. T is the answer type: store results for aggregate queries, protobuf
+// answers for telemetry queries.
+type coalescer[T any] struct {
 	mu      sync.Mutex
-	flights map[string]*flight
+	flights map[string]*flight[T]
 }
 
-type flight struct {
+type flight[T any] struct {
 	done    chan struct{}
-	res     *store.Result
+	res     T
 	err     error
 	waiters int
 	cancel  context.CancelFunc
@@ -29,17 +28,17 @@ type flight struct {
 // do returns fn's result for key, running fn only if no identical query is in flight; shared
 // reports that this caller joined another's execution. fn gets a context that carries ctx's
 // values but not its cancellation, bounded by timeout; it must not keep ctx.
-func (c *coalescer) do(ctx context.Context, key string, timeout time.Duration, fn func(context.Context) (*store.Result, error)) (res *store.Result, shared bool, err error) {
+func (c *coalescer[T]) do(ctx context.Context, key string, timeout time.Duration, fn func(context.Context) (T, error)) (res T, shared bool, err error) {
 	c.mu.Lock()
 	if c.flights == nil {
-		c.flights = map[string]*flight{}
+		c.flights = map[string]*flight[T]{}
 	}
 	f, shared := c.flights[key]
 	if shared {
 		f.waiters++
 	} else {
 		execCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-		f = &flight{done: make(chan struct{}), waiters: 1, cancel: cancel}
+		f = &flight[T]{done: make(chan struct{}), waiters: 1, cancel: cancel}
 		c.flights[key] = f
 		go func() {
 			defer cancel()
@@ -69,6 +68,6 @@ func (c *coalescer) do(ctx context.Context, key string, timeout time.Duration, f
 			}
 		}
 		c.mu.Unlock()
-		return nil, shared, ctx.Err()
+		return res, shared, ctx.Err()
 	}
 }

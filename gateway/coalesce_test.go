@@ -67,7 +67,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func (c *coalescer) waitersFor(n int) bool {
+func (c *coalescer[T]) waitersFor(n int) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, f := range c.flights {

@@ -54,6 +54,9 @@ type Config struct {
 	// ExtentMaxAge bounds how long final buckets are reused before a full recomputation
 	// (and so how long data later than Lateness stays unseen). Default 1h.
 	ExtentMaxAge time.Duration
+	// TelemetryMaxStaleness is how long a trace or log search answer is reused for identical
+	// requests (telemetry requests carry no freshness option). Default 1s; negative: never.
+	TelemetryMaxStaleness time.Duration
 }
 
 func (c *Config) applyDefaults() {
@@ -90,6 +93,9 @@ func (c *Config) applyDefaults() {
 	if c.ExtentMaxAge <= 0 {
 		c.ExtentMaxAge = time.Hour
 	}
+	if c.TelemetryMaxStaleness == 0 {
+		c.TelemetryMaxStaleness = time.Second
+	}
 }
 
 // Gateway implements QueryService and IngestService over one store; the HTTP handler in
@@ -104,7 +110,7 @@ type Gateway struct {
 	datasets map[string]*dataset.Dataset // by lower-case name
 	names    []string                    // sorted, for listings and error messages
 	metrics  *Metrics
-	inflight coalescer
+	inflight coalescer[*store.Result]
 	cache    *resultCache
 	extents  *extentCache // nil: no bucket reuse
 	// admission admits backend executions (nil: everything runs at once).
@@ -144,7 +150,14 @@ func (g *Gateway) AddBackend(name string, st store.Store) { g.stores[name] = st 
 
 // SetTelemetry serves the collector's TelemetryService over HTTP too (GET /v1/traces/{id},
 // POST /v1/traces:search, POST /v1/logs:search). Call it before Handler.
-func (g *Gateway) SetTelemetry(t olapgatev1.TelemetryServiceServer) { g.telemetry = t }
+// Requests then go through the result cache, coalescing and the admission limits of backend
+// (the store the collector writes to); serve TelemetryServer over gRPC for the same.
+func (g *Gateway) SetTelemetry(t olapgatev1.TelemetryServiceServer, backend string) {
+	g.telemetry = &telemetryGuard{g: g, inner: t, backend: backend}
+}
+
+// TelemetryServer is the guarded TelemetryService set by SetTelemetry (nil before).
+func (g *Gateway) TelemetryServer() olapgatev1.TelemetryServiceServer { return g.telemetry }
 
 // SetAdmission puts admission control in front of the backends. Call it before serving.
 func (g *Gateway) SetAdmission(c *admission.Controller) { g.admission = c }

@@ -15,6 +15,7 @@ import (
 	"github.com/olapgate/olapgate/collector"
 	"github.com/olapgate/olapgate/gateway/admission"
 	"github.com/olapgate/olapgate/ingest/kafka"
+	"github.com/olapgate/olapgate/internal/cors"
 	"github.com/olapgate/olapgate/internal/dataset"
 	"github.com/olapgate/olapgate/store/clickhouse"
 	"github.com/olapgate/olapgate/store/pinot"
@@ -92,6 +93,9 @@ type Server struct {
 	DataDir  string `yaml:"dataDir"`
 	// ShutdownTimeout bounds how long SIGTERM waits for in-flight requests and the last commit.
 	ShutdownTimeout time.Duration `yaml:"shutdownTimeout"`
+	// CORS lets browser pages on the listed origins (a dashboard served elsewhere) call the
+	// HTTP API. Default: no other origin.
+	CORS cors.Config `yaml:"cors"`
 }
 
 // Embedded tunes the DuckDB store.
@@ -129,6 +133,9 @@ type Query struct {
 	// ExtentMaxAge bounds how long final buckets are reused before a full recomputation
 	// (default 1h).
 	ExtentMaxAge time.Duration `yaml:"extentMaxAge"`
+	// TelemetryMaxStaleness: how long a trace or log search answer is reused for identical
+	// requests (default 1s; negative: never).
+	TelemetryMaxStaleness time.Duration `yaml:"telemetryMaxStaleness"`
 }
 
 // QueryLog configures the query log dataset.
@@ -205,6 +212,9 @@ func Parse(raw []byte) (*Config, error) {
 
 // Validate checks every section; dataset errors name the dataset and field.
 func (c *Config) Validate() error {
+	if err := c.Server.CORS.Validate(); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
 	if c.Ingest.MaxEvents < 1 {
 		return fmt.Errorf("ingest.maxEvents: %d: must be at least 1", c.Ingest.MaxEvents)
 	}

@@ -61,6 +61,8 @@ datasets:
 		{"clickhouse without backend section", "datasets: [{name: a, timeColumn: t, backend: clickhouse}]", "needs a backends.clickhouse section"},
 		{"pinot without brokers", "backends: {pinot: {}}", "backends.pinot"},
 		{"unknown backend key", "backends: {pinot: {broker: [x]}}", "broker"},
+		{"cors origin without scheme", "server: {cors: {allowedOrigins: [dash.example.com]}}", "server: cors.allowedOrigins[0]"},
+		{"collector cors wildcard", "collector: {cors: {allowedOrigins: ['https://*.*.x.com']}}", "at most one * wildcard"},
 		{"query log name clash", "datasets: [{name: olapgate_queries, timeColumn: t}]", "query log"},
 		{"max events", "ingest: {maxEvents: -1}", "maxEvents"},
 	}

@@ -27,6 +27,7 @@ import (
 	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
 	"github.com/olapgate/olapgate/ingest/kafka"
 	"github.com/olapgate/olapgate/internal/config"
+	"github.com/olapgate/olapgate/internal/cors"
 	"github.com/olapgate/olapgate/internal/dataset"
 	"github.com/olapgate/olapgate/planner"
 	"github.com/olapgate/olapgate/query"
@@ -266,16 +267,17 @@ func (s *Server) open(ctx context.Context) error {
 
 	registerStoreMetrics(metrics.Registry(), s.store)
 	s.gw = gateway.New(gateway.Config{
-		MaxBodyBytes:        s.cfg.Ingest.MaxBodyBytes,
-		MaxEvents:           s.cfg.Ingest.MaxEvents,
-		IngestInflightBytes: s.cfg.Ingest.MaxInflightBytes,
-		Query:               query.Limits{DefaultLimit: s.cfg.Query.DefaultLimit, MaxLimit: s.cfg.Query.MaxLimit},
-		DefaultTimeout:      s.cfg.Query.DefaultTimeout,
-		MaxTimeout:          s.cfg.Query.MaxTimeout,
-		DefaultMaxStaleness: s.cfg.Query.DefaultMaxStaleness,
-		CacheMaxBytes:       s.cfg.Query.CacheMaxBytes,
-		Lateness:            s.cfg.Query.LatenessWindow,
-		ExtentMaxAge:        s.cfg.Query.ExtentMaxAge,
+		MaxBodyBytes:          s.cfg.Ingest.MaxBodyBytes,
+		MaxEvents:             s.cfg.Ingest.MaxEvents,
+		IngestInflightBytes:   s.cfg.Ingest.MaxInflightBytes,
+		Query:                 query.Limits{DefaultLimit: s.cfg.Query.DefaultLimit, MaxLimit: s.cfg.Query.MaxLimit},
+		DefaultTimeout:        s.cfg.Query.DefaultTimeout,
+		MaxTimeout:            s.cfg.Query.MaxTimeout,
+		DefaultMaxStaleness:   s.cfg.Query.DefaultMaxStaleness,
+		CacheMaxBytes:         s.cfg.Query.CacheMaxBytes,
+		Lateness:              s.cfg.Query.LatenessWindow,
+		ExtentMaxAge:          s.cfg.Query.ExtentMaxAge,
+		TelemetryMaxStaleness: s.cfg.Query.TelemetryMaxStaleness,
 	}, s.store, datasets, metrics)
 	for name, st := range backends {
 		if name != dataset.BackendEmbedded {
@@ -299,7 +301,8 @@ func (s *Server) open(ctx context.Context) error {
 		if err := s.collector.Start(ctx); err != nil {
 			return fmt.Errorf("start collector: %w", err)
 		}
-		s.gw.SetTelemetry(s.collector.TelemetryServer())
+		// Telemetry queries read the embedded store, behind its cache and admission limits.
+		s.gw.SetTelemetry(s.collector.TelemetryServer(), dataset.BackendEmbedded)
 		registerCollectorMetrics(metrics.Registry(), s.collector)
 		go func() {
 			if err, ok := <-s.collector.Err(); ok && err != nil {
@@ -317,7 +320,7 @@ func (s *Server) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.httpHandler = h
+	s.httpHandler = cors.Handler(s.cfg.Server.CORS, h)
 
 	// gRPC messages carry ingest batches: allow the configured body size plus framing.
 	s.grpcSrv = grpc.NewServer(
@@ -328,7 +331,7 @@ func (s *Server) open(ctx context.Context) error {
 	olapgatev1.RegisterQueryServiceServer(s.grpcSrv, s.gw)
 	olapgatev1.RegisterIngestServiceServer(s.grpcSrv, s.gw)
 	if s.collector != nil {
-		olapgatev1.RegisterTelemetryServiceServer(s.grpcSrv, s.collector.TelemetryServer())
+		olapgatev1.RegisterTelemetryServiceServer(s.grpcSrv, s.gw.TelemetryServer())
 	}
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpcSrv, s.health)
