@@ -34,6 +34,13 @@ func (c *Collector) exportMetrics(ctx context.Context, md pmetric.Metrics) (acce
 	})
 }
 
+// ConsumeTraces stores spans handed over in-process (olapgate's self-tracing,
+// internal/selftrace) with the same validation, buffering and backpressure as an OTLP export.
+func (c *Collector) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
+	_, err := c.exportTraces(ctx, td)
+	return err
+}
+
 type tracesGRPC struct {
 	ptraceotlp.UnimplementedGRPCServer
 	c *Collector

@@ -90,7 +90,7 @@ func extentKey(q *query.Query) string {
 // executeReusing answers a splittable query from its shape's final buckets and backend
 // statements for the rest, and records the new final buckets. It returns the number of
 // buckets reused.
-func (g *Gateway) executeReusing(ctx context.Context, q *query.Query, p *planner.Plan, st store.Store) (*store.Result, int, error) {
+func (g *Gateway) executeReusing(ctx context.Context, q *query.Query, p *planner.Plan, st planner.Querier) (*store.Result, int, error) {
 	now := g.now()
 	step := q.Granularity.Step()
 	// Whole buckets of the range: [first, last). With one zone offset over the range (as

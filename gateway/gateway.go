@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -118,6 +119,7 @@ type Gateway struct {
 	parsed    parseCache
 	ingestMem *ingestBudget
 	telemetry olapgatev1.TelemetryServiceServer
+	tracer    trace.Tracer
 	now       func() time.Time
 	ready     atomic.Bool
 }
@@ -126,7 +128,7 @@ type Gateway struct {
 // AddBackend before serving). Metrics may be nil.
 func New(cfg Config, st store.Store, ds []*dataset.Dataset, m *Metrics) *Gateway {
 	cfg.applyDefaults()
-	g := &Gateway{cfg: cfg, stores: map[string]store.Store{dataset.BackendEmbedded: st}, datasets: map[string]*dataset.Dataset{}, metrics: m, now: time.Now}
+	g := &Gateway{cfg: cfg, stores: map[string]store.Store{dataset.BackendEmbedded: st}, datasets: map[string]*dataset.Dataset{}, metrics: m, tracer: noopTracer, now: time.Now}
 	g.ingestMem = newIngestBudget(cfg.IngestInflightBytes, cfg.IngestWait)
 	if cfg.CacheMaxBytes > 0 {
 		g.cache = newResultCache(cfg.CacheMaxBytes)

@@ -41,6 +41,9 @@ func (g *Gateway) Handler(ctx context.Context) (http.Handler, error) {
 			if strings.EqualFold(key, TenantHeader) {
 				return TenantMetadata, true
 			}
+			if strings.EqualFold(key, "traceparent") || strings.EqualFold(key, "tracestate") {
+				return strings.ToLower(key), true // W3C trace context, continued by self-tracing
+			}
 			return runtime.DefaultHeaderMatcher(key)
 		}),
 		runtime.WithErrorHandler(func(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, _ *http.Request, err error) {
@@ -224,7 +227,7 @@ func (g *Gateway) handleQuery(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
-	a, err := g.run(ctx, pb)
+	a, err := g.run(withRemoteParent(ctx, r.Header), pb)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -333,7 +336,7 @@ func appendStats(buf []byte, s *olapgatev1.QueryStats) []byte {
 		buf = append(buf, `":`...)
 		buf = strconv.AppendInt(buf, f.v, 10)
 	}
-	for _, f := range []struct{ name, v string }{{"dataCompleteUpTo", s.GetDataCompleteUpTo()}, {"rollup", s.GetRollup()}, {"sql", s.GetSql()}} {
+	for _, f := range []struct{ name, v string }{{"dataCompleteUpTo", s.GetDataCompleteUpTo()}, {"rollup", s.GetRollup()}, {"sql", s.GetSql()}, {"traceId", s.GetTraceId()}} {
 		if f.v != "" {
 			buf = append(buf, `,"`...)
 			buf = append(buf, f.name...)

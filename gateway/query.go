@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -100,6 +101,8 @@ func (g *Gateway) run(ctx context.Context, pb *olapgatev1.Query) (a *answer, err
 	start := time.Now()
 	var q *query.Query
 	defer func() { g.logQuery(ctx, start, pb, q, a, err) }()
+	ctx, span := g.tracer.Start(ctx, "query "+pb.GetDataset(), trace.WithSpanKind(trace.SpanKindServer))
+	defer func() { finishQuerySpan(span, tenantFrom(ctx), a, err) }()
 	q, st, err := g.resolve(ctx, pb)
 	if err != nil {
 		g.metrics.observeQuery(pb.GetDataset(), err, time.Since(start))
@@ -137,7 +140,7 @@ func (g *Gateway) run(ctx context.Context, pb *olapgatev1.Query) (a *answer, err
 		var ticket *admission.Ticket
 		if g.admission != nil {
 			var err error
-			ticket, err = g.admission.Admit(ctx, admission.Request{Backend: q.Dataset.Backend, Shape: shape,
+			ticket, err = g.admit(ctx, admission.Request{Backend: q.Dataset.Backend, Shape: shape,
 				Tenant: tenant, Priority: admission.ParsePriority(q.Hints.Priority)})
 			if err != nil {
 				return nil, err
@@ -146,10 +149,11 @@ func (g *Gateway) run(ctx context.Context, pb *olapgatev1.Query) (a *answer, err
 		}
 		var res *store.Result
 		var err error
+		traced := tracedQuerier{st: st, tracer: g.tracer}
 		if reuse {
-			res, reused, err = g.executeReusing(ctx, q, p, st)
+			res, reused, err = g.executeReusing(ctx, q, p, traced)
 		} else {
-			res, err = p.Execute(ctx, st)
+			res, err = p.Execute(ctx, traced)
 		}
 		if ticket != nil {
 			switch {
@@ -268,7 +272,7 @@ func (g *Gateway) timeout(ms int64, d *dataset.Dataset) time.Duration {
 
 // Aggregate implements QueryService.
 func (g *Gateway) Aggregate(ctx context.Context, req *olapgatev1.AggregateRequest) (*olapgatev1.AggregateResponse, error) {
-	a, err := g.run(ctx, req.GetQuery())
+	a, err := g.run(withRemoteParent(ctx, nil), req.GetQuery())
 	if err != nil {
 		return nil, err
 	}

@@ -74,7 +74,7 @@ func guarded[Req, Resp proto.Message](ctx context.Context, t *telemetryGuard, me
 		var ticket *admission.Ticket
 		if g.admission != nil {
 			var err error
-			ticket, err = g.admission.Admit(ctx, admission.Request{Backend: t.backend, Shape: dataset,
+			ticket, err = g.admit(ctx, admission.Request{Backend: t.backend, Shape: dataset,
 				Tenant: tenant, Priority: admission.Interactive})
 			if err != nil {
 				return nil, err

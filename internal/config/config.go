@@ -17,6 +17,7 @@ import (
 	"github.com/olapgate/olapgate/ingest/kafka"
 	"github.com/olapgate/olapgate/internal/cors"
 	"github.com/olapgate/olapgate/internal/dataset"
+	"github.com/olapgate/olapgate/internal/selftrace"
 	"github.com/olapgate/olapgate/store/clickhouse"
 	"github.com/olapgate/olapgate/store/pinot"
 	"github.com/olapgate/olapgate/store/synthetic"
@@ -48,6 +49,8 @@ type Collector struct {
 	// Disabled turns the collector role off (it is on by default).
 	Disabled         bool `yaml:"disabled"`
 	collector.Config `yaml:",inline"`
+	// SelfTracing traces olapgate's own query handling into the collector (on with it).
+	SelfTracing selftrace.Config `yaml:"selfTracing"`
 }
 
 // Admission configures admission control in front of every backend (gateway/admission).
@@ -244,6 +247,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if !c.Collector.Disabled {
+		if err := c.Collector.SelfTracing.Validate(); err != nil {
+			return fmt.Errorf("collector: %w", err)
+		}
 		if err := c.Collector.Config.Validate(); err != nil {
 			return err
 		}

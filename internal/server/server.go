@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -29,6 +30,7 @@ import (
 	"github.com/olapgate/olapgate/internal/config"
 	"github.com/olapgate/olapgate/internal/cors"
 	"github.com/olapgate/olapgate/internal/dataset"
+	"github.com/olapgate/olapgate/internal/selftrace"
 	"github.com/olapgate/olapgate/planner"
 	"github.com/olapgate/olapgate/query"
 	"github.com/olapgate/olapgate/store"
@@ -51,6 +53,7 @@ type Server struct {
 	gw             *gateway.Gateway
 	queryLog       *gateway.QueryLog
 	collector      *collector.Collector
+	selfTrace      *selftrace.Tracing
 	sources        []*kafka.Source
 	httpHandler    http.Handler
 	admission      *admission.Controller
@@ -113,6 +116,7 @@ func (s *Server) Start(ctx context.Context) error {
 		for _, src := range s.sources {
 			_ = src.Shutdown(context.WithoutCancel(ctx))
 		}
+		_ = s.selfTrace.Shutdown(context.WithoutCancel(ctx))
 		if s.collector != nil {
 			_ = s.collector.Shutdown(context.WithoutCancel(ctx))
 		}
@@ -303,6 +307,10 @@ func (s *Server) open(ctx context.Context) error {
 		}
 		// Telemetry queries read the embedded store, behind its cache and admission limits.
 		s.gw.SetTelemetry(s.collector.TelemetryServer(), dataset.BackendEmbedded)
+		if s.selfTrace, err = selftrace.New(s.cfg.Collector.SelfTracing, buildVersion(), s.collector.ConsumeTraces); err != nil {
+			return err
+		}
+		s.gw.SetTracer(s.selfTrace.Tracer())
 		registerCollectorMetrics(metrics.Registry(), s.collector)
 		go func() {
 			if err, ok := <-s.collector.Err(); ok && err != nil {
@@ -393,6 +401,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				errs = append(errs, fmt.Errorf("stop kafka source: %w", err))
 			}
 		}
+		// Self-tracing's last spans go to the collector before it flushes.
+		if err := s.selfTrace.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
 		if s.collector != nil {
 			if err := s.collector.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("flush collector: %w", err))
@@ -427,3 +439,12 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 
 // Collector is the OTLP collector role (nil when disabled); valid after Start.
 func (s *Server) Collector() *collector.Collector { return s.collector }
+
+// buildVersion is olapgate's module version for self-tracing's service.version ("(devel)"
+// for a build from a work tree).
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		return bi.Main.Version
+	}
+	return "unknown"
+}
