@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"github.com/olapgate/olapgate/collector/otelrows"
 	"github.com/olapgate/olapgate/collector/telemetry"
 	"github.com/olapgate/olapgate/internal/cors"
+	"github.com/olapgate/olapgate/internal/dataset"
+	"github.com/olapgate/olapgate/store/clickhouse"
 )
 
 // Defaults for zero Config fields.
@@ -56,8 +59,8 @@ type Config struct {
 	// an item over it is rejected as a partial success. Default 1 MiB.
 	MaxFieldBytes int `yaml:"maxFieldBytes"`
 	// Retention: rows older than this are deleted from the otel_* tables every
-	// RetentionInterval (default 1h), on stores that can delete (the embedded one; ClickHouse
-	// tables carry their own TTL). 0 keeps everything.
+	// RetentionInterval (default 1h), on stores that can delete (the embedded one); with
+	// backend clickhouse it is the TTL of the tables olapgate creates. 0 keeps everything.
 	Retention         time.Duration `yaml:"retention"`
 	RetentionInterval time.Duration `yaml:"retentionInterval"`
 	// KeepCumulative stores cumulative sums and histograms as sent. By default they are
@@ -71,6 +74,15 @@ type Config struct {
 	PromotedAttributes []string `yaml:"promotedAttributes"`
 	// Query configures the TelemetryService.
 	Query telemetry.Config `yaml:"query"`
+	// Backend is where the otel_* tables live: "embedded" (default), or "clickhouse": the
+	// OpenTelemetry Collector ClickHouse exporter's own tables (collector-contrib v0.141.0
+	// DDL, ch-go columnar inserts) on the server's ClickHouse backend, so that exporter and
+	// olapgate read and write the same tables. There rows expire by the tables' TTL (from
+	// Retention), and the tables are not aggregate-API datasets.
+	Backend string `yaml:"backend"`
+	// ClickHouse names the tables with backend clickhouse (database, table names, cluster,
+	// engine: the exporter's options); zero fields take the exporter's defaults.
+	ClickHouse clickhouse.OTelSchema `yaml:"clickhouse"`
 	// CORS lets browser pages (the OpenTelemetry JS SDK's OTLP/HTTP exporter) on the listed
 	// origins export to the OTLP/HTTP receiver. Default: no other origin.
 	CORS cors.Config `yaml:"cors"`
@@ -113,11 +125,32 @@ func (c *Config) Validate() error {
 	if err := otelrows.ValidatePromoted(c.PromotedAttributes); err != nil {
 		return fmt.Errorf("collector: %w", err)
 	}
+	switch c.Backend {
+	case "", dataset.BackendEmbedded:
+	case dataset.BackendClickHouse:
+		if len(c.PromotedAttributes) > 0 {
+			return errors.New("collector: promotedAttributes: the ClickHouse exporter's tables have no promoted columns (backend clickhouse); filters read the attribute maps")
+		}
+		s := c.ClickHouseSchema()
+		if err := s.Validate(); err != nil {
+			return fmt.Errorf("collector: %w", err)
+		}
+	default:
+		return fmt.Errorf("collector: backend %q: want embedded or clickhouse", c.Backend)
+	}
 	d := c.withDefaults()
 	if d.MaxRequestBytes > d.MaxBufferBytes {
 		return fmt.Errorf("collector: maxRequestBytes %d exceeds maxBufferBytes %d: no request could ever be buffered", d.MaxRequestBytes, d.MaxBufferBytes)
 	}
 	return c.Query.Validate()
+}
+
+// ClickHouseSchema is the table schema of backend clickhouse: ClickHouse with Retention as
+// the tables' TTL.
+func (c Config) ClickHouseSchema() clickhouse.OTelSchema {
+	s := c.ClickHouse
+	s.TTL = c.Retention
+	return s
 }
 
 func (c Config) withDefaults() Config {

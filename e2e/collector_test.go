@@ -60,11 +60,13 @@ func TestCollectorThroughServer(t *testing.T) {
 		len(tr.Spans[1].Logs) != 1 || tr.Spans[1].Logs[0].Body != "card declined" {
 		t.Fatalf("trace: %s", out)
 	}
-	// Span-derived RED: errors per service through the aggregate API.
+	// Span-derived RED: errors per service through the aggregate API, with exemplars: the
+	// trace of the slowest span and that span's name (the 5 ms root, not the 3 ms child).
 	q := `{"dataset":"otel_traces","timeRange":{"start":"now-1h","end":"now+1h"},"groupBy":["ServiceName"],
-		"metrics":[{"agg":"COUNT","as":"spans"},{"agg":"COUNT","as":"errors","filter":{"cmp":{"field":"StatusCode","op":"EQ","values":["Error"]}}}]}`
+		"metrics":[{"agg":"COUNT","as":"spans"},{"agg":"COUNT","as":"errors","filter":{"cmp":{"field":"StatusCode","op":"EQ","values":["Error"]}}},
+		{"agg":"ARG_MAX","field":"TraceId","by":"Duration","as":"slowest_trace"},{"agg":"ARG_MAX","field":"SpanName","by":"Duration"}]}`
 	code, body := postJSON(t, "http://"+srv.HTTPAddr()+"/v1/query", "application/json", []byte(q))
-	if code != 200 || !strings.Contains(string(body), `["checkout",2,1]`) {
+	if code != 200 || !strings.Contains(string(body), `["checkout",2,1,"`+traceID+`","POST /pay"]`) {
 		t.Fatalf("RED query: %d %s", code, body)
 	}
 }

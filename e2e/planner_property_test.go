@@ -118,16 +118,20 @@ func toBatch(d *dataset.Dataset, rows []map[string]any) *store.Batch {
 type metricSpec struct {
 	agg, field string
 	p          float64
-	exact      bool // an integer-valued answer: safe to order and filter by
+	exact      bool   // an integer-valued answer: safe to order and filter by
+	by         string // ARG_MAX, ARG_MIN
 }
 
 var metricPool = []metricSpec{
-	{"COUNT", "", 0, true}, {"count", "s", 0, true}, {"SUM", "mi", 0, true}, {"sum", "mf", 0, false},
-	{"AVG", "mi", 0, false}, {"avg", "mf", 0, false}, {"MIN", "mf", 0, false}, {"MAX", "mi", 0, true},
-	{"MIN", "ts", 0, false}, {"MAX", "time", 0, false}, {"COUNT_DISTINCT", "s", 0, true},
-	{"COUNT_DISTINCT", "n", 0, true}, {"APPROX_COUNT_DISTINCT", "s", 0, false},
-	{"PERCENTILE", "mi", 0.5, false}, {"PERCENTILE", "mf", 0.99, false}, {"percentile", "mi", 0.999, false},
-	{"APPROX_PERCENTILE", "mf", 0.9, false}, {"MIN", "n", 0, true},
+	{"COUNT", "", 0, true, ""}, {"count", "s", 0, true, ""}, {"SUM", "mi", 0, true, ""}, {"sum", "mf", 0, false, ""},
+	{"AVG", "mi", 0, false, ""}, {"avg", "mf", 0, false, ""}, {"MIN", "mf", 0, false, ""}, {"MAX", "mi", 0, true, ""},
+	{"MIN", "ts", 0, false, ""}, {"MAX", "time", 0, false, ""}, {"COUNT_DISTINCT", "s", 0, true, ""},
+	{"COUNT_DISTINCT", "n", 0, true, ""}, {"APPROX_COUNT_DISTINCT", "s", 0, false, ""},
+	{"PERCENTILE", "mi", 0.5, false, ""}, {"PERCENTILE", "mf", 0.99, false, ""}, {"percentile", "mi", 0.999, false, ""},
+	{"APPROX_PERCENTILE", "mf", 0.9, false, ""}, {"MIN", "n", 0, true, ""},
+	// Exemplars: ties on by (mi has many) go to the extreme field value on every evaluator.
+	{"ARG_MAX", "s", 0, false, "mi"}, {"arg_min", "ts", 0, false, "mf"}, {"ARG_MAX", "n", 0, true, "time"},
+	{"ARG_MIN", "b", 0, false, "mi"},
 }
 
 func num(f float64) *structpb.Value { return structpb.NewNumberValue(f) }
@@ -227,7 +231,7 @@ func newRandomQuery(r *rand.Rand) randomQuery {
 	var exact []string
 	for i := range 1 + r.IntN(4) {
 		m := metricPool[perm[i]]
-		pm := &olapgatev1.Metric{Agg: m.agg, Field: m.field, P: m.p}
+		pm := &olapgatev1.Metric{Agg: m.agg, Field: m.field, P: m.p, By: m.by}
 		if r.IntN(4) == 0 {
 			pm.As = fmt.Sprintf("m %d \"x\"", i)
 		}
@@ -296,7 +300,7 @@ func newDashboardQuery(r *rand.Rand) randomQuery {
 	var names []string
 	for i := range 1 + r.IntN(3) {
 		m := exact[perm[i]]
-		pm := &olapgatev1.Metric{Agg: m.agg, Field: m.field}
+		pm := &olapgatev1.Metric{Agg: m.agg, Field: m.field, By: m.by}
 		if r.IntN(3) == 0 {
 			pm.Filter = randomFilter(r, 1)
 			pm.As = fmt.Sprintf("filtered %d", i)
@@ -365,6 +369,10 @@ func metricName(m *olapgatev1.Metric) string {
 		return strings.ReplaceAll(fmt.Sprintf("p%g_%s", m.P*100, m.Field), ".", "_")
 	case agg == "approx_percentile":
 		return strings.ReplaceAll(fmt.Sprintf("approx_p%g_%s", m.P*100, m.Field), ".", "_")
+	case agg == "arg_max":
+		return m.Field + "_at_max_" + m.By
+	case agg == "arg_min":
+		return m.Field + "_at_min_" + m.By
 	}
 	return agg + "_" + m.Field
 }

@@ -107,6 +107,7 @@ type Gateway struct {
 
 	cfg      Config
 	stores   map[string]store.Store // by backend name (dataset.Backend*)
+	sinks    map[string]StreamSink  // by lower-case dataset name: writes go there instead
 	queryLog *QueryLog
 	datasets map[string]*dataset.Dataset // by lower-case name
 	names    []string                    // sorted, for listings and error messages

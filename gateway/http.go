@@ -166,7 +166,7 @@ func (g *Gateway) handleIngest(w http.ResponseWriter, r *http.Request) {
 		b.Write(appendJSONString(nil, x.Reason))
 		b.WriteByte('}')
 	}
-	fmt.Fprintf(&b, `],"ack":%q}`, AckCommitted)
+	fmt.Fprintf(&b, `],"ack":%q}`, g.ackFor(d))
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_, _ = io.WriteString(w, b.String())

@@ -22,6 +22,33 @@ import (
 // AckCommitted is the ack of a write durable in the store (DESIGN §6).
 const AckCommitted = "committed"
 
+// AckStream is the ack of a write produced to the stream a Pinot table consumes: durable in
+// the stream, queryable once Pinot has consumed it (DESIGN §6).
+const AckStream = "stream"
+
+// StreamSink takes the accepted events of a dataset its store does not write (Pinot pulls
+// from a stream): Write returns once they are in the stream (ingest/pinotsink).
+type StreamSink interface {
+	Write(ctx context.Context, b *store.Batch) error
+}
+
+// SetStreamSink sends the accepted events of dataset name to s instead of its store; their
+// answers say ack "stream". Call it before serving.
+func (g *Gateway) SetStreamSink(name string, s StreamSink) {
+	if g.sinks == nil {
+		g.sinks = map[string]StreamSink{}
+	}
+	g.sinks[strings.ToLower(name)] = s
+}
+
+// ackFor is the ack a write into d earns.
+func (g *Gateway) ackFor(d *dataset.Dataset) string {
+	if g.sinks[strings.ToLower(d.Name)] != nil {
+		return AckStream
+	}
+	return AckCommitted
+}
+
 // ingestOutcome is what one batch did.
 type ingestOutcome struct {
 	accepted int
@@ -31,6 +58,15 @@ type ingestOutcome struct {
 // write stores the accepted part of a decoded batch and returns once it is durable.
 func (g *Gateway) write(ctx context.Context, b *store.Batch) error {
 	if b == nil || b.N == 0 {
+		return nil
+	}
+	if sink := g.sinks[strings.ToLower(b.Dataset.Name)]; sink != nil {
+		if err := sink.Write(ctx, b); err != nil {
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return status.FromContextError(ctxErr).Err()
+			}
+			return status.Errorf(codes.Unavailable, "ingest into dataset %s: produce to its stream: %v", b.Dataset.Name, err)
+		}
 		return nil
 	}
 	st, err := g.storeFor(b.Dataset)
@@ -151,7 +187,7 @@ func (g *Gateway) Ingest(ctx context.Context, req *olapgatev1.IngestRequest) (*o
 	if out.accepted == 0 && len(out.rejected) > 0 {
 		return nil, allRejected(out.rejected)
 	}
-	return &olapgatev1.IngestResponse{Accepted: int64(out.accepted), Rejected: rejectionsProto(out.rejected), Ack: AckCommitted}, nil
+	return &olapgatev1.IngestResponse{Accepted: int64(out.accepted), Rejected: rejectionsProto(out.rejected), Ack: g.ackFor(d)}, nil
 }
 
 // streamWritesInFlight bounds the messages of one stream being committed at once. Writing while
@@ -175,6 +211,8 @@ func (g *Gateway) IngestStream(stream olapgatev1.IngestService_IngestStreamServe
 		failAt   = -1
 		failErr  error
 		slots    = make(chan struct{}, streamWritesInFlight)
+		// ack is "stream" once any message went to a stream sink: the weaker promise.
+		ack = AckCommitted
 	)
 	failed := func() bool { mu.Lock(); defer mu.Unlock(); return failErr != nil }
 	wait := func() error {
@@ -198,6 +236,9 @@ func (g *Gateway) IngestStream(stream olapgatev1.IngestService_IngestStreamServe
 				return errors.Join(err, wait())
 			}
 			prevName = msg.GetDataset()
+			if g.ackFor(d) == AckStream {
+				ack = AckStream
+			}
 		}
 		// The message's bytes stay reserved until its write is durable: the stream waits (and in
 		// the end is refused) rather than pile decoded batches up in memory.
@@ -238,6 +279,6 @@ func (g *Gateway) IngestStream(stream olapgatev1.IngestService_IngestStreamServe
 		return allRejected(total.rejected)
 	}
 	return stream.SendAndClose(&olapgatev1.IngestStreamResponse{
-		Accepted: int64(total.accepted), Rejected: rejectionsProto(total.rejected), Ack: AckCommitted,
+		Accepted: int64(total.accepted), Rejected: rejectionsProto(total.rejected), Ack: ack,
 	})
 }

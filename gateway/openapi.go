@@ -28,7 +28,7 @@ func openAPIDoc() ([]byte, error) {
 			"index":  map[string]any{"type": "integer", "description": "position of the event in the body, from 0"},
 			"reason": map[string]any{"type": "string", "description": "why, naming the field and the limit"},
 		})},
-		"ack": map[string]any{"type": "string", "enum": []string{AckCommitted, "stream"}},
+		"ack": map[string]any{"type": "string", "enum": []string{AckCommitted, AckStream}},
 	})
 	defs["HttpQueryResult"] = obj(map[string]any{
 		"columns": map[string]any{"type": "array", "items": obj(map[string]any{

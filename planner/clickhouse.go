@@ -46,7 +46,7 @@ func (clickhouse) ident(name string) string {
 // default database.
 func (c clickhouse) table(q *query.Query) string { return c.ident(q.Dataset.Name) }
 
-func (clickhouse) agg(m query.Metric, col string) string {
+func (c clickhouse) agg(m query.Metric, col string) string {
 	switch m.Agg {
 	case query.Count:
 		if col == "" {
@@ -75,6 +75,15 @@ func (clickhouse) agg(m query.Metric, col string) string {
 	case query.ApproxPercentile:
 		// quantileTDigest answers Float32; the answer type is DOUBLE.
 		return "toFloat64(quantileTDigestOrNull(" + floatLit(m.P) + ")(toFloat64(" + col + ")))"
+	case query.ArgMax, query.ArgMin:
+		// Ordered by the (by, field) tuple, so ties on by go to the extreme field value
+		// (query.ArgMax); -OrNull answers null for no rows instead of the type's default.
+		f := c.ident(m.Field.Name)
+		fn := "argMaxIfOrNull("
+		if m.Agg == query.ArgMin {
+			fn = "argMinIfOrNull("
+		}
+		return fn + f + ", tuple(" + col + ", " + f + "), " + col + " IS NOT NULL AND " + f + " IS NOT NULL)"
 	}
 	panic(fmt.Sprintf("planner: aggregation %v has no ClickHouse form", m.Agg))
 }

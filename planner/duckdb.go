@@ -26,7 +26,7 @@ func (duckdb) ident(name string) string { return `"` + strings.ReplaceAll(name, 
 // table: the embedded store names a dataset's table after the dataset.
 func (d duckdb) table(q *query.Query) string { return d.ident(q.Dataset.Name) }
 
-func (duckdb) agg(m query.Metric, col string) string {
+func (d duckdb) agg(m query.Metric, col string) string {
 	switch m.Agg {
 	case query.Count:
 		if col == "" {
@@ -56,6 +56,15 @@ func (duckdb) agg(m query.Metric, col string) string {
 	case query.ApproxPercentile:
 		// On BIGINT input approx_quantile answers BIGINT; the answer type is DOUBLE.
 		return "approx_quantile(CAST(" + col + " AS DOUBLE), " + floatLit(m.P) + ")"
+	case query.ArgMax, query.ArgMin:
+		// The extreme of (by, field) structs, which compare field by field: ties on by go to
+		// the extreme field value (query.ArgMax), where arg_max would pick any tied row.
+		f := d.ident(m.Field.Name)
+		fn := "max"
+		if m.Agg == query.ArgMin {
+			fn = "min"
+		}
+		return "struct_extract(" + fn + "(CASE WHEN " + col + " IS NOT NULL AND " + f + " IS NOT NULL THEN struct_pack(b := " + col + ", v := " + f + ") END), 'v')"
 	}
 	panic(fmt.Sprintf("planner: aggregation %v has no DuckDB form", m.Agg))
 }

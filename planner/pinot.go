@@ -57,7 +57,7 @@ func (pinot) ident(name string) string { return `"` + strings.ReplaceAll(name, `
 // named after the dataset.
 func (p pinot) table(q *query.Query) string { return p.ident(q.Dataset.Name) }
 
-func (pinot) agg(m query.Metric, col string) string {
+func (p pinot) agg(m query.Metric, col string) string {
 	switch m.Agg {
 	case query.Count:
 		if col == "" {
@@ -83,6 +83,18 @@ func (pinot) agg(m query.Metric, col string) string {
 		return "DISTINCTCOUNTHLLPLUS(" + col + ", 14)"
 	case query.Percentile:
 		return "PERCENTILE(" + col + ", " + percentRank(m.P) + ")"
+	case query.ArgMax, query.ArgMin:
+		// EXPR_MAX(projection, measuring...): the field, from the row with the largest by,
+		// then the largest field among ties (query.ArgMax). The broker needs Pinot's
+		// ExprMinMaxRewriter and ParentAggregationResultRewriter enabled (docs.pinot.apache.org,
+		// functions/aggregation/arg_min-arg_max); with null handling on, rows where either
+		// column is null are skipped.
+		fn := "EXPR_MAX("
+		if m.Agg == query.ArgMin {
+			fn = "EXPR_MIN("
+		}
+		f := p.ident(m.Field.Name)
+		return fn + f + ", " + col + ", " + f + ")"
 	case query.ApproxPercentile:
 		return "PERCENTILETDIGEST(" + col + ", " + percentRank(m.P) + ")"
 	}

@@ -297,13 +297,16 @@ func (b *builder) metric(i int) {
 	if col == "" {
 		col = "1"
 	}
-	pre, post, ok := strings.Cut(b.dl.agg(m, argSentinel), argSentinel)
-	if !ok || strings.Contains(post, argSentinel) {
-		panic(fmt.Sprintf("planner: dialect's %s form must use its argument exactly once", m.Agg))
+	parts := strings.Split(b.dl.agg(m, argSentinel), argSentinel)
+	if len(parts) < 2 {
+		panic(fmt.Sprintf("planner: dialect's %s form must use its argument", m.Agg))
 	}
-	b.w.s(pre, "CASE WHEN ")
-	b.filter(m.Filter, b.column)
-	b.w.s(" THEN ", col, " END", post)
+	b.w.s(parts[0])
+	for _, p := range parts[1:] {
+		b.w.s("CASE WHEN ")
+		b.filter(m.Filter, b.column)
+		b.w.s(" THEN ", col, " END", p)
+	}
 }
 
 // argSentinel stands for an aggregate's argument while a filtered aggregate is written.
@@ -363,6 +366,11 @@ func orderKeys(q *query.Query) []query.Order {
 func metricAlias(i int) string { return "__m" + strconv.Itoa(i) }
 
 func metricCol(dl dialect, m query.Metric) string {
+	if m.Agg == query.ArgMax || m.Agg == query.ArgMin {
+		// The ordering field is the argument a filter restricts: rows it does not select
+		// get a null By, which ARG_MAX and ARG_MIN skip.
+		return dl.ident(m.By.Name)
+	}
 	if m.Field.Name == "" {
 		return ""
 	}

@@ -124,6 +124,9 @@ func FromProto(pb *olapgatev1.Query, d *dataset.Dataset, o Options) (*Query, err
 			if q.Metrics[k].Agg == Ratio {
 				return nil, errf(path, "%q is itself a ratio; ratios divide plain metrics", name)
 			}
+			if t := q.Metrics[k].Type; t != store.TypeInt64 && t != store.TypeDouble {
+				return nil, errf(path, "%q is %s; ratios divide numeric metrics", name, t)
+			}
 			q.Metrics[i].Ratio[j] = k
 		}
 	}
@@ -298,8 +301,10 @@ func (v *validator) metric(path string, pm *olapgatev1.Metric) (Metric, error) {
 	agg, ok := aggByName[strings.ToUpper(strings.TrimSpace(pm.GetAgg()))]
 	if !ok || agg == Ratio {
 		names := make([]string, 0, len(aggNames))
-		for a := Count; a <= ApproxPercentile; a++ {
-			names = append(names, a.String())
+		for a := Count; a <= ArgMin; a++ {
+			if a != Ratio {
+				names = append(names, a.String())
+			}
 		}
 		return Metric{}, errf(path+".agg", "unknown aggregation %q (want %s)", pm.GetAgg(), strings.Join(names, ", "))
 	}
@@ -335,6 +340,22 @@ func (v *validator) metric(path string, pm *olapgatev1.Metric) (Metric, error) {
 			return Metric{}, errf(path+".field", "%s needs a numeric or timestamp field; %s is %s", agg, m.Field.Name, m.Field.Type)
 		}
 		m.Type = ColumnType(m.Field.Type)
+	case ArgMax, ArgMin:
+		if pm.GetBy() == "" {
+			return Metric{}, errf(path+".by", "required for %s: the field whose extreme picks the row (e.g. \"Duration\")", agg)
+		}
+		by, err := v.column(path+".by", pm.GetBy())
+		if err != nil {
+			return Metric{}, err
+		}
+		if by.Type != dataset.Int && by.Type != dataset.Float && by.Type != dataset.Timestamp {
+			return Metric{}, errf(path+".by", "%s needs a numeric or timestamp field to order by; %s is %s", agg, by.Name, by.Type)
+		}
+		m.By = by
+		m.Type = ColumnType(m.Field.Type)
+	}
+	if pm.GetBy() != "" && agg != ArgMax && agg != ArgMin {
+		return Metric{}, errf(path+".by", "only ARG_MAX and ARG_MIN take by")
 	}
 	if agg == Percentile || agg == ApproxPercentile {
 		p := pm.GetP()
@@ -415,6 +436,10 @@ func defaultName(m Metric) string {
 		return percentName(m.P) + "_" + f
 	case ApproxPercentile:
 		return "approx_" + percentName(m.P) + "_" + f
+	case ArgMax:
+		return f + "_at_max_" + m.By.Name
+	case ArgMin:
+		return f + "_at_min_" + m.By.Name
 	}
 	return strings.ToLower(m.Agg.String()) + "_" + f
 }

@@ -195,6 +195,12 @@ const (
 	// Ratio is Metric.Ratio[0] / Metric.Ratio[1] (two other metrics' outputs), a DOUBLE; null
 	// when either is null or the denominator is 0.
 	Ratio
+	// ArgMax is Field's value in the row with the largest By (an exemplar: the slowest span's
+	// trace id). Rows where Field or By is null are skipped; among rows tied on By, the
+	// largest Field value is taken, so every backend gives the same answer. ArgMin is the
+	// same with the smallest By and, among ties, the smallest Field.
+	ArgMax
+	ArgMin
 )
 
 // Other is the group value of the series that holds every series past SeriesLimit.
@@ -206,7 +212,7 @@ const PrevSuffix = "__prev"
 var aggNames = map[Agg]string{
 	Count: "COUNT", Sum: "SUM", Avg: "AVG", Min: "MIN", Max: "MAX", CountDistinct: "COUNT_DISTINCT",
 	ApproxCountDistinct: "APPROX_COUNT_DISTINCT", Percentile: "PERCENTILE", ApproxPercentile: "APPROX_PERCENTILE",
-	Ratio: "RATIO",
+	Ratio: "RATIO", ArgMax: "ARG_MAX", ArgMin: "ARG_MIN",
 }
 
 func (a Agg) String() string { return aggNames[a] }
@@ -232,6 +238,8 @@ type Metric struct {
 	Filter *Filter
 	// Ratio holds the indexes in Query.Metrics of the numerator and denominator of a Ratio.
 	Ratio [2]int
+	// By is the field that picks the row of ArgMax and ArgMin.
+	By dataset.Column
 }
 
 // Output describes the metric's result column.
@@ -384,6 +392,10 @@ func (q *Query) Key() string {
 		b = strconv.AppendFloat(b, m.P, 'g', -1, 64)
 		b = append(b, ',')
 		b = strconv.AppendQuote(b, m.Name)
+		if m.By.Name != "" {
+			b = append(b, ",b"...)
+			b = strconv.AppendQuote(b, m.By.Name)
+		}
 		if m.Agg == Ratio {
 			b = append(b, ",r"...)
 			b = strconv.AppendInt(b, int64(m.Ratio[0]), 10)
@@ -478,7 +490,7 @@ func (q *Query) Shape() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s|%s|%s|", q.Dataset.Name, q.Granularity, q.Location)
 	for _, m := range q.Metrics {
-		fmt.Fprintf(&b, "%s(%s,%g)", m.Agg, m.Field.Name, m.P)
+		fmt.Fprintf(&b, "%s(%s,%g,%s)", m.Agg, m.Field.Name, m.P, m.By.Name)
 		if m.Filter != nil {
 			b.WriteString("[" + filterShape(m.Filter) + "]")
 		}

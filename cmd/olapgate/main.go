@@ -18,6 +18,7 @@ Usage:
   olapgate query  [flags] [QUERY]  run an aggregate query against a running server
   olapgate ingest [flags] FILE...  push JSON or NDJSON events to a running server
   olapgate loadtest --target URL   drive load at a server; latency/throughput report, knee, thresholds
+  olapgate pinot schema|apply      print or apply Pinot schemas and REALTIME table configs
   olapgate version
 
 Run 'olapgate <command> -h' for a command's flags.
@@ -40,6 +41,8 @@ func main() {
 		err = cli.Ingest(os.Args[2:])
 	case "loadtest":
 		err = cli.Loadtest(os.Args[2:])
+	case "pinot":
+		err = runPinot(os.Args[2:], os.Stdout)
 	case "version", "--version", "-v":
 		fmt.Println("olapgate", version)
 	case "help", "-h", "--help":

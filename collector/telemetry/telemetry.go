@@ -80,12 +80,30 @@ type Service struct {
 	olapgatev1.UnimplementedTelemetryServiceServer
 	st  store.Store
 	cfg Config
-	sql duckSQL
+	sql dialect
 	now func() time.Time
 }
 
-// New returns the service over st.
+// dialect builds the service's statements: duckSQL for the embedded store, chSQL for the
+// ClickHouse exporter's tables.
+type dialect interface {
+	traceBounds(traceID string) store.Statement
+	traceSpans(traceID string, lo, hi time.Time, bounded bool, limit int) store.Statement
+	traceLogs(traceID string, lo, hi time.Time, limit int) store.Statement
+	matchingTraces(f *TraceFilter, from, to time.Time) store.Statement
+	tracesBounds(ids []string) store.Statement
+	traceSummaries(ids []string, lo, hi time.Time) store.Statement
+	logCounts(ids []string, lo, hi time.Time) store.Statement
+	traceExtent(traceID string, lo, hi time.Time, bounded bool) store.Statement
+	searchLogs(f *LogFilter, from, to time.Time) store.Statement
+}
+
+// New returns the service over st: the embedded store's tables, or on a "clickhouse" store
+// the exporter's (its TelemetryTables when it names them).
 func New(st store.Store, cfg Config) *Service {
+	if st != nil && st.Dialect() == "clickhouse" {
+		return &Service{st: st, cfg: cfg.withDefaults(), sql: newCHSQL(st), now: time.Now}
+	}
 	sql := duckSQL{promoted: map[string]string{}}
 	for _, k := range cfg.PromotedAttributes {
 		sql.promoted[k] = otelrows.PromotedColumn(k)

@@ -15,6 +15,7 @@ import (
 	"github.com/olapgate/olapgate/collector"
 	"github.com/olapgate/olapgate/gateway/admission"
 	"github.com/olapgate/olapgate/ingest/kafka"
+	"github.com/olapgate/olapgate/ingest/kinesis"
 	"github.com/olapgate/olapgate/internal/cors"
 	"github.com/olapgate/olapgate/internal/dataset"
 	"github.com/olapgate/olapgate/internal/selftrace"
@@ -41,6 +42,9 @@ type Sources struct {
 	// Kafka consumer groups (ingest/kafka.Config); each name must be unique: the stored
 	// positions are keyed by it.
 	Kafka []kafka.Config `yaml:"kafka"`
+	// Kinesis streams (ingest/kinesis.Config), one consumer each; names are unique too
+	// (positions are kept under "kinesis:<name>").
+	Kinesis []kinesis.Config `yaml:"kinesis"`
 }
 
 // Collector configures the OpenTelemetry collector role (OTLP receivers, trace/log tables,
@@ -273,6 +277,17 @@ func (c *Config) Validate() error {
 		}
 		names[k.Name] = true
 	}
+	kinesisNames := map[string]bool{}
+	for i := range c.Sources.Kinesis {
+		k := &c.Sources.Kinesis[i]
+		if err := k.Validate(known); err != nil {
+			return fmt.Errorf("sources.kinesis[%d]: %w", i, err)
+		}
+		if kinesisNames[k.Name] {
+			return fmt.Errorf("sources.kinesis[%d]: name %q is used twice (stored positions are keyed by it)", i, k.Name)
+		}
+		kinesisNames[k.Name] = true
+	}
 	if c.Backends.Synthetic != nil {
 		if err := c.Backends.Synthetic.Validate(); err != nil {
 			return fmt.Errorf("backends.synthetic: %w", err)
@@ -306,6 +321,12 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("datasets[%d]: dataset %s: backend clickhouse needs a backends.clickhouse section (addr, database, ...)", i, d.Name)
 		case d.Backend == dataset.BackendSynthetic && c.Backends.Synthetic == nil:
 			return fmt.Errorf("datasets[%d]: dataset %s: backend synthetic needs a backends.synthetic section (slots, serviceTimeMs)", i, d.Name)
+		}
+	}
+	if c.Backends.Pinot != nil {
+		// Table setups name datasets, so they are checked once the datasets are.
+		if err := c.Backends.Pinot.ValidateTables(c.Datasets); err != nil {
+			return fmt.Errorf("backends.pinot: %w", err)
 		}
 	}
 	return nil

@@ -84,3 +84,48 @@ datasets:
 		})
 	}
 }
+
+func TestKinesisSources(t *testing.T) {
+	const datasets = "datasets: [{name: clicks, timeColumn: t}, {name: views, timeColumn: t}]\n"
+	good := datasets + `
+sources:
+  kinesis:
+    - name: clicks
+      stream: clickstream
+      region: eu-west-1
+      endpoint: http://127.0.0.1:4567
+      credentials: {source: static, accessKey: AKID, secretKey: secret}
+      startPosition: AT_TIMESTAMP
+      startTimestamp: 2026-11-22T10:00:00Z
+      route: {field: type, datasets: {click: clicks, view: views}}
+      batch: {maxEvents: 5000, maxWait: 250ms}
+      pollInterval: 500ms
+      getRecordsLimit: 1000
+      discoveryInterval: 1m
+    - {name: views, stream: views, region: us-east-1, dataset: views}
+`
+	c, err := Parse([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := c.Sources.Kinesis[0]
+	if len(c.Sources.Kinesis) != 2 || k.Stream != "clickstream" || k.Credentials.AccessKey != "AKID" ||
+		!k.StartTimestamp.Equal(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)) || k.Batch.MaxWait != 250*time.Millisecond ||
+		k.PollInterval != 500*time.Millisecond || k.DiscoveryInterval != time.Minute || k.GetRecordsLimit != 1000 ||
+		k.Route == nil || k.Route.Datasets["view"] != "views" {
+		t.Fatalf("parsed kinesis source: %+v", k)
+	}
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"name twice", "sources: {kinesis: [{name: a, stream: s, region: us-east-1, dataset: clicks}, {name: a, stream: t, region: us-east-1, dataset: clicks}]}", "sources.kinesis[1]: name \"a\" is used twice"},
+		{"unknown dataset", "sources: {kinesis: [{name: a, stream: s, region: us-east-1, dataset: nope}]}", "sources.kinesis[0]: kinesis source a: route: dataset \"nope\" is not declared"},
+		{"no region", "sources: {kinesis: [{name: a, stream: s, dataset: clicks}]}", "region is required"},
+		{"unknown key", "sources: {kinesis: [{name: a, stream: s, region: us-east-1, dataset: clicks, shards: 2}]}", "shards"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(datasets + tc.yaml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want mention of %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -27,6 +27,7 @@ import (
 	"github.com/olapgate/olapgate/gateway/admission"
 	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
 	"github.com/olapgate/olapgate/ingest/kafka"
+	"github.com/olapgate/olapgate/ingest/kinesis"
 	"github.com/olapgate/olapgate/internal/config"
 	"github.com/olapgate/olapgate/internal/cors"
 	"github.com/olapgate/olapgate/internal/dataset"
@@ -55,6 +56,8 @@ type Server struct {
 	collector      *collector.Collector
 	selfTrace      *selftrace.Tracing
 	sources        []*kafka.Source
+	kinesisSources []*kinesis.Source
+	pinotSinks     []pinotSink
 	httpHandler    http.Handler
 	admission      *admission.Controller
 	backends       []store.Store // scale-out stores besides the embedded one
@@ -116,6 +119,7 @@ func (s *Server) Start(ctx context.Context) error {
 		for _, src := range s.sources {
 			_ = src.Shutdown(context.WithoutCancel(ctx))
 		}
+		_ = s.stopKinesis(context.WithoutCancel(ctx))
 		_ = s.selfTrace.Shutdown(context.WithoutCancel(ctx))
 		if s.collector != nil {
 			_ = s.collector.Shutdown(context.WithoutCancel(ctx))
@@ -124,6 +128,7 @@ func (s *Server) Start(ctx context.Context) error {
 			s.admission.Shutdown()
 		}
 		_ = s.queryLog.Shutdown(context.WithoutCancel(ctx))
+		s.closePinotSinks()
 		s.closeBackends()
 		if s.store != nil {
 			_ = s.store.Close()
@@ -243,13 +248,20 @@ func (s *Server) open(ctx context.Context) error {
 		}
 		datasets = append(slices.Clone(datasets), logDataset)
 	}
+	telemetryBackend := dataset.BackendEmbedded
 	if !s.cfg.Collector.Disabled {
-		col, err := collector.New(s.cfg.Collector.Config, s.store, s.log)
+		var colStore store.Store
+		if colStore, telemetryBackend, err = collectorStore(s.cfg.Collector.Config, s.store, backends); err != nil {
+			return err
+		}
+		col, err := collector.New(s.cfg.Collector.Config, colStore, s.log)
 		if err != nil {
 			return fmt.Errorf("prepare collector: %w", err)
 		}
 		s.collector = col
-		datasets = append(slices.Clone(datasets), col.Datasets()...)
+		if telemetryBackend == dataset.BackendEmbedded { // the exporter's ClickHouse tables are not datasets
+			datasets = append(slices.Clone(datasets), col.Datasets()...)
+		}
 	}
 	for _, kc := range s.cfg.Sources.Kafka {
 		src, err := kafka.New(kc, s.store, s.cfg.Datasets, metrics.Registry(), s.log)
@@ -260,6 +272,9 @@ func (s *Server) open(ctx context.Context) error {
 		if dl := src.DeadLetterDataset(); !slices.ContainsFunc(datasets, func(d *dataset.Dataset) bool { return strings.EqualFold(d.Name, dl.Name) }) {
 			datasets = append(slices.Clone(datasets), dl)
 		}
+	}
+	if datasets, err = s.prepareKinesis(datasets, metrics.Registry()); err != nil {
+		return err
 	}
 	seen := map[string]bool{}
 	for _, d := range datasets {
@@ -288,6 +303,9 @@ func (s *Server) open(ctx context.Context) error {
 			s.gw.AddBackend(name, st)
 		}
 	}
+	if err := s.openPinotSinks(); err != nil {
+		return err
+	}
 	if !s.cfg.Admission.Disabled {
 		s.admission = admission.New(s.cfg.AdmissionConfig(), metrics.Registry())
 		s.gw.SetAdmission(s.admission)
@@ -305,8 +323,8 @@ func (s *Server) open(ctx context.Context) error {
 		if err := s.collector.Start(ctx); err != nil {
 			return fmt.Errorf("start collector: %w", err)
 		}
-		// Telemetry queries read the embedded store, behind its cache and admission limits.
-		s.gw.SetTelemetry(s.collector.TelemetryServer(), dataset.BackendEmbedded)
+		// Telemetry queries read the collector's store, behind its cache and admission limits.
+		s.gw.SetTelemetry(s.collector.TelemetryServer(), telemetryBackend)
 		if s.selfTrace, err = selftrace.New(s.cfg.Collector.SelfTracing, buildVersion(), s.collector.ConsumeTraces); err != nil {
 			return err
 		}
@@ -323,6 +341,9 @@ func (s *Server) open(ctx context.Context) error {
 		if err := src.Start(ctx); err != nil {
 			return fmt.Errorf("start kafka source: %w", err)
 		}
+	}
+	if err := s.startKinesis(ctx); err != nil {
+		return err
 	}
 	h, err := s.gw.Handler(context.WithoutCancel(ctx))
 	if err != nil {
@@ -401,6 +422,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				errs = append(errs, fmt.Errorf("stop kafka source: %w", err))
 			}
 		}
+		errs = append(errs, s.stopKinesis(ctx)...)
 		// Self-tracing's last spans go to the collector before it flushes.
 		if err := s.selfTrace.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
@@ -413,6 +435,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if err := s.queryLog.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("flush query log: %w", err))
 		}
+		s.closePinotSinks()
 		s.closeBackends()
 		if s.store != nil {
 			if err := s.store.Shutdown(ctx); err != nil {

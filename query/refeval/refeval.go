@@ -538,6 +538,9 @@ func aggregate(m query.Metric, rows []map[string]any) (any, error) {
 	if m.Agg == query.Count && m.Field.Name == "" {
 		return int64(len(rows)), nil
 	}
+	if m.Agg == query.ArgMax || m.Agg == query.ArgMin {
+		return argExtreme(m, rows), nil
+	}
 	var vals []any // non-null values: aggregates ignore nulls
 	for _, r := range rows {
 		if v := r[m.Field.Name]; v != nil {
@@ -618,6 +621,31 @@ func aggregate(m query.Metric, rows []map[string]any) (any, error) {
 		return a + (pos-lo)*(b-a), nil
 	}
 	return nil, fmt.Errorf("unknown aggregation %v", m.Agg)
+}
+
+// argExtreme is ARG_MAX / ARG_MIN by its definition (query.ArgMax): Field's value in the row
+// with the extreme By, skipping rows where either is null, ties going to the extreme Field.
+func argExtreme(m query.Metric, rows []map[string]any) any {
+	sign := 1
+	if m.Agg == query.ArgMin {
+		sign = -1
+	}
+	var bestBy, best any
+	for _, r := range rows {
+		by, v := r[m.By.Name], r[m.Field.Name]
+		if by == nil || v == nil {
+			continue
+		}
+		if best == nil {
+			bestBy, best = by, v
+			continue
+		}
+		c := sign * compare(by, bestBy)
+		if c > 0 || (c == 0 && sign*compare(v, best) > 0) {
+			bestBy, best = by, v
+		}
+	}
+	return best
 }
 
 // tri is a value of SQL's three-valued logic.

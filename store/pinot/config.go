@@ -42,6 +42,11 @@ type Config struct {
 	// RejectPartial turns partial answers (servers that did not respond, unavailable
 	// segments) into errors instead of answers flagged ResultMeta.Partial. Default false.
 	RejectPartial bool `yaml:"rejectPartial"`
+	// Tables sets up the REALTIME table of each Pinot dataset, keyed by dataset name: the
+	// stream it consumes and its dedup/upsert mode (TableSetup). `olapgate pinot apply`
+	// creates schemas and tables from it, and push ingest into a dataset with a stream
+	// produces to that Kafka topic or Kinesis stream (ingest/pinotsink).
+	Tables map[string]*TableSetup `yaml:"tables"`
 }
 
 // Defaults.
@@ -112,6 +117,14 @@ func (c Config) Validate() error {
 	}
 	if c.MaxResponseBytes < 0 {
 		return fmt.Errorf("pinot config: maxResponseBytes %d: must not be negative", c.MaxResponseBytes)
+	}
+	for name, t := range c.Tables {
+		if t == nil {
+			return fmt.Errorf("pinot config: tables.%s: empty entry", name)
+		}
+		if err := t.Validate(); err != nil {
+			return fmt.Errorf("pinot config: tables.%s: %w", name, err)
+		}
 	}
 	return nil
 }

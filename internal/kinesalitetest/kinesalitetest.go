@@ -1,0 +1,291 @@
+// Package kinesalitetest runs kinesalite (npm: a Kinesis API server) on a loopback port for
+// tests of olapgate's Kinesis source, through the launcher in tools/kinesalite.
+package kinesalitetest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+)
+
+// DirEnv overrides where the launcher (run.js and its node_modules) is; default
+// tools/kinesalite at the module root.
+const DirEnv = "OLAPGATE_KINESALITE_DIR"
+
+// Region and the static credentials kinesalite is reached with (it checks that requests are
+// signed, not by whom).
+const (
+	Region    = "us-east-1"
+	AccessKey = "AKIDKINESALITE"
+	SecretKey = "kinesalite-secret"
+)
+
+// Launcher is node and the kinesalite launcher, found but not started.
+type Launcher struct {
+	node string
+	dir  string
+}
+
+// Find locates node and the launcher, with an error saying what is missing and how to
+// install it.
+func Find() (*Launcher, error) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return nil, fmt.Errorf("node is not on PATH: %w", err)
+	}
+	dir := os.Getenv(DirEnv)
+	if dir == "" {
+		root, err := moduleRoot()
+		if err != nil {
+			return nil, err
+		}
+		dir = filepath.Join(root, "tools", "kinesalite")
+	}
+	for _, p := range []string{"run.js", filepath.Join("node_modules", "kinesalite", "package.json")} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+			return nil, fmt.Errorf("kinesalite launcher incomplete (run `npm ci` in %s): %w", dir, err)
+		}
+	}
+	return &Launcher{node: node, dir: dir}, nil
+}
+
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find module root: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("find module root: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Server is a running kinesalite.
+type Server struct {
+	// Endpoint is its base URL, http://127.0.0.1:<port>.
+	Endpoint string
+
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stderr *lockedBuffer
+	exited chan struct{}
+
+	mu         sync.Mutex
+	transports []*http.Transport // of the clients made, closed with the server
+}
+
+// Start starts kinesalite on a free loopback port (in memory, streams created, deleted and
+// updated at once, up to 100 shards) and waits until it answers. Stop it with Close.
+func (l *Launcher) Start(ctx context.Context) (*Server, error) {
+	cmd := exec.Command(l.node, filepath.Join(l.dir, "run.js"), "--port", "0",
+		"--createStreamMs", "0", "--deleteStreamMs", "0", "--updateStreamMs", "0", "--shardLimit", "100")
+	cmd.Dir = l.dir
+	s := &Server{cmd: cmd, stderr: &lockedBuffer{}, exited: make(chan struct{})}
+	cmd.Stderr = s.stderr
+	var err error
+	// The launcher exits when its stdin closes: a test binary that dies takes it along.
+	if s.stdin, err = cmd.StdinPipe(); err != nil {
+		return nil, fmt.Errorf("start kinesalite: %w", err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("start kinesalite: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start kinesalite: %w", err)
+	}
+	go func() {
+		_ = cmd.Wait()
+		close(s.exited)
+	}()
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if a, ok := strings.CutPrefix(sc.Text(), "Listening at "); ok {
+				select {
+				case addr <- a:
+				default:
+				}
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	select {
+	case s.Endpoint = <-addr:
+	case <-s.exited:
+		return nil, fmt.Errorf("kinesalite exited before listening: %s", s.stderr.String())
+	case <-ctx.Done():
+		_ = s.Close()
+		return nil, fmt.Errorf("kinesalite did not listen: %w: %s", ctx.Err(), s.stderr.String())
+	}
+	if err := s.waitAnswers(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// waitAnswers polls ListStreams until kinesalite answers it.
+func (s *Server) waitAnswers(ctx context.Context) error {
+	cl := s.Client()
+	for {
+		_, err := cl.ListStreams(ctx, &kinesis.ListStreamsInput{})
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("kinesalite at %s does not answer: %w (last error: %v): %s", s.Endpoint, ctx.Err(), err, s.stderr.String())
+		case <-s.exited:
+			return fmt.Errorf("kinesalite exited: %s", s.stderr.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Close stops kinesalite: its stdin closes (it exits by itself), then it is killed if it has
+// not exited within 5 seconds.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	for _, tr := range s.transports {
+		tr.CloseIdleConnections()
+	}
+	s.mu.Unlock()
+	_ = s.stdin.Close()
+	select {
+	case <-s.exited:
+		return nil
+	case <-time.After(5 * time.Second):
+	}
+	if err := s.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("kill kinesalite: %w", err)
+	}
+	<-s.exited
+	return nil
+}
+
+// Require starts kinesalite for the test and stops it at cleanup. Without node or the
+// launcher's node_modules the test is skipped; under CI=true it fails instead, so CI cannot
+// pass without the Kinesis tests.
+func Require(t testing.TB) *Server {
+	t.Helper()
+	l, err := Find()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("kinesalite is required under CI=true (.ci/run installs it): %v", err)
+		}
+		t.Skipf("kinesalite not available, skipping the Kinesis test: %v", err)
+	}
+	s, err := l.Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		select {
+		case <-s.exited:
+			t.Errorf("kinesalite exited during the test: %s", s.stderr.String())
+		default:
+		}
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
+// Credentials are the static credentials the tests sign with.
+func Credentials() aws.CredentialsProvider {
+	return aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{AccessKeyID: AccessKey, SecretAccessKey: SecretKey, Source: "kinesalitetest"}, nil
+	})
+}
+
+// Client is a Kinesis client of the server. Its idle connections are closed with the server,
+// so leak checks see no HTTP goroutines left behind.
+func (s *Server) Client() *kinesis.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	s.mu.Lock()
+	s.transports = append(s.transports, tr)
+	s.mu.Unlock()
+	return kinesis.New(kinesis.Options{
+		Region:       Region,
+		BaseEndpoint: aws.String(s.Endpoint),
+		Credentials:  Credentials(),
+		HTTPClient:   &http.Client{Timeout: 30 * time.Second, Transport: tr},
+	})
+}
+
+// CreateStream creates a stream of shards shards and waits until it is active.
+func (s *Server) CreateStream(t testing.TB, name string, shards int32) {
+	t.Helper()
+	ctx := context.Background()
+	cl := s.Client()
+	if _, err := cl.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(shards)}); err != nil {
+		t.Fatalf("create stream %s: %v", name, err)
+	}
+	s.WaitActive(t, name)
+}
+
+// WaitActive waits until the stream is ACTIVE (after a create, split or merge).
+func (s *Server) WaitActive(t testing.TB, name string) {
+	t.Helper()
+	cl := s.Client()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, err := cl.DescribeStreamSummary(context.Background(), &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(name)})
+		if err != nil {
+			t.Fatalf("describe stream %s: %v", name, err)
+		}
+		if out.StreamDescriptionSummary.StreamStatus == types.StreamStatusActive {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stream %s still %s", name, out.StreamDescriptionSummary.StreamStatus)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the process's writer and the test's readers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.b.Len() > 1<<20 {
+		return len(p), nil // keep the start: the cause of a failure is there
+	}
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
