@@ -62,7 +62,9 @@
 // AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN at each request (the default), or any
 // aws.CredentialsProvider given with WithCredentials. Endpoint overrides the regional
 // endpoint (VPC endpoints, LocalStack, kinesalite). Tests run against kinesalite, a Kinesis
-// API server from npm, started by internal/kinesalitetest.
+// API server from npm, started by internal/kinesalitetest; kinesalite never throttles, so
+// throttling and expired iterators are tested through a proxy in front of it that refuses
+// some calls as Kinesis does.
 //
 // # Not done yet
 //
@@ -75,6 +77,8 @@
 //   - Targets other than the embedded store (for ClickHouse: an insert made idempotent with
 //     insert_deduplication_token from the shard's sequence-number range), and the Pinot sink
 //     producing into a stream.
+//   - Positions are keyed by shard id alone: pointing a source at another stream needs a
+//     new source name (the old positions would be meaningless there).
 //   - Region and credentials from the AWS SDK's default chain (shared config files, instance
 //     roles, SSO) without WithCredentials: that needs the SDK's config module.
 package kinesis

@@ -3,8 +3,13 @@ package kinesis
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -791,5 +796,87 @@ func TestReshardRestart(t *testing.T) {
 	exactlyOnce(t, st, "events", 0, n)
 	if reread.Load() {
 		t.Error("the closed parent was read again after the restart")
+	}
+}
+
+// throttlingProxy stands between the source and kinesalite and answers some calls as Kinesis
+// does when it is overloaded: every third GetRecords is refused for throughput, every seventh
+// with an expired iterator, and every other ListShards and GetShardIterator for rate limits.
+type throttlingProxy struct {
+	mu      sync.Mutex
+	calls   map[string]int
+	refused map[string]int
+	tr      *http.Transport
+}
+
+func (p *throttlingProxy) handler(target string) http.Handler {
+	u, _ := url.Parse(target)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.Transport = p.tr
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "Kinesis_20131202.")
+		p.mu.Lock()
+		p.calls[op]++
+		n := p.calls[op]
+		code := ""
+		switch {
+		case op == "GetRecords" && n%3 == 0:
+			code = "ProvisionedThroughputExceededException"
+		case op == "GetRecords" && n%7 == 0:
+			code = "ExpiredIteratorException"
+		case (op == "ListShards" || op == "GetShardIterator") && n%2 == 0:
+			code = "LimitExceededException"
+		}
+		if code != "" {
+			p.refused[code]++
+		}
+		p.mu.Unlock()
+		if code == "" {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `{"__type":%q,"message":"refused by the test proxy"}`, code)
+	})
+}
+
+// Throttled calls are retried after a backoff and counted; an expired iterator is replaced;
+// nothing is lost or stored twice.
+func TestThrottling(t *testing.T) {
+	const shards, n = 2, 2000
+	srv := kinesalitetest.Require(t)
+	srv.CreateStream(t, "events", shards)
+	proxy := &throttlingProxy{calls: map[string]int{}, refused: map[string]int{}, tr: http.DefaultTransport.(*http.Transport).Clone()}
+	ps := httptest.NewServer(proxy.handler(srv.Endpoint))
+	defer proxy.tr.CloseIdleConnections()
+	defer ps.Close()
+	d := eventsDataset(t, "events")
+	st := openStore(t, t.TempDir(), d)
+	defer st.Close()
+	produce(t, srv.Client(), "events", 0, n, nil)
+	reg := prometheus.NewRegistry()
+	src := startSource(t, sourceConfig(srv, "events", func(c *Config) {
+		c.Endpoint, c.GetRecordsLimit = ps.URL, 100
+	}), st, []*dataset.Dataset{d}, reg)
+	waitRows(t, st, `SELECT count(*) FROM events`, n, 30*time.Second)
+	time.Sleep(100 * time.Millisecond)
+	shutdown(t, src)
+	exactlyOnce(t, st, "events", 0, n)
+	proxy.mu.Lock()
+	defer proxy.mu.Unlock()
+	t.Logf("calls %v, refused %v", proxy.calls, proxy.refused)
+	for _, code := range []string{"ProvisionedThroughputExceededException", "ExpiredIteratorException", "LimitExceededException"} {
+		if proxy.refused[code] == 0 {
+			t.Errorf("no call was refused with %s: the test proves nothing", code)
+		}
+	}
+	var throttled float64
+	for _, op := range []string{"GetRecords", "GetShardIterator", "ListShards"} {
+		throttled += testutil.ToFloat64(src.m.throttles.WithLabelValues("kinesis:test", op))
+	}
+	if want := proxy.refused["ProvisionedThroughputExceededException"] + proxy.refused["LimitExceededException"]; throttled != float64(want) {
+		t.Errorf("throttled counter = %v, want %d", throttled, want)
 	}
 }
