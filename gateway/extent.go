@@ -144,15 +144,14 @@ func (g *Gateway) executeReusing(ctx context.Context, q *query.Query, p *planner
 			reused++
 		}
 	}
-	for i, r := range parts {
+	metas := make([]store.ResultMeta, 0, len(parts))
+	for _, r := range parts {
 		res.Rows = append(res.Rows, r.Rows...)
-		if i == 0 {
-			res.Meta = r.Meta
-		} else {
-			res.Meta.Partial = res.Meta.Partial || r.Meta.Partial
-			res.Meta.Trimmed = res.Meta.Trimmed || r.Meta.Trimmed
-		}
+		metas = append(metas, r.Meta)
 	}
+	// The statements' metadata combine as a multi-statement plan's do: rows scanned summed,
+	// the oldest completeness bound.
+	res.Meta = planner.MergeMeta(metas)
 	if len(parts) == 0 {
 		// Every bucket came from the extent: it is as complete as when it was computed.
 		res.Meta = store.ResultMeta{RowsScanned: 0, CompleteUpTo: ext.at}

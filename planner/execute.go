@@ -114,7 +114,7 @@ func (p *Plan) Execute(ctx context.Context, st Querier) (*store.Result, error) {
 			res.Rows = res.Rows[:q.Limit]
 		}
 	}
-	res.Meta = mergeMeta(meta)
+	res.Meta = MergeMeta(meta)
 	return res, nil
 }
 
@@ -396,9 +396,10 @@ func sortRows(res *store.Result, keys []query.Order) {
 	})
 }
 
-// mergeMeta combines the statements' flags: partial or trimmed if any was, rows scanned
+// MergeMeta combines the metadata of statements answering one query (a multi-step plan, or
+// bucket reuse's segments): partial or trimmed if any was, rows scanned
 // summed, the oldest freshness bound.
-func mergeMeta(ms []store.ResultMeta) store.ResultMeta {
+func MergeMeta(ms []store.ResultMeta) store.ResultMeta {
 	var out store.ResultMeta
 	for i, m := range ms {
 		out.Partial = out.Partial || m.Partial
