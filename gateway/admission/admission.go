@@ -306,6 +306,7 @@ type Ticket struct {
 	c      *Controller
 	g      *gate
 	p      permit
+	tenant string
 	shape  string
 	start  time.Time
 	Queued time.Duration
@@ -330,7 +331,7 @@ func (c *Controller) Admit(ctx context.Context, r Request) (*Ticket, error) {
 		}
 		return nil, err
 	}
-	return &Ticket{c: c, g: g, p: p, shape: r.Shape, start: time.Now(), Queued: queued}, nil
+	return &Ticket{c: c, g: g, p: p, tenant: r.Tenant, shape: r.Shape, start: time.Now(), Queued: queued}, nil
 }
 
 // Done releases the slot; OK outcomes feed the limit and the shape's cost.
@@ -339,7 +340,7 @@ func (t *Ticket) Done(o Outcome) {
 	if o == OK {
 		t.c.Observe(t.shape, exec)
 	}
-	t.g.release(t.p, o, exec)
+	t.g.release(t.p, t.tenant, o, exec)
 }
 
 func (c *Controller) count(r *Rejection) {

@@ -90,6 +90,49 @@ func TestFairAcrossTenants(t *testing.T) {
 	}
 }
 
+// TestShareKeepsRoomForOtherTenants: with four slots (capacity 4), a flooding tenant holds
+// at most three while another tenant has asked recently, so the other tenant's next query
+// starts at once instead of waiting for the flood's slots; alone, the flood takes all four.
+func TestShareKeepsRoomForOtherTenants(t *testing.T) {
+	c := newStatic(t, 4, 100)
+	r := func(tenant string) Request { return Request{Backend: "b", Tenant: tenant} }
+	// Alone, a tenant takes every slot.
+	var solo []*Ticket
+	for range 4 {
+		solo = append(solo, admit(t, c, r("flood")))
+	}
+	for _, tk := range solo {
+		tk.Done(OK)
+	}
+	admit(t, c, r("quiet")).Done(OK) // quiet is active now
+	// Executions of a second: a held-back request may wait that long for its turn.
+	c.gate("b", c.Class("")).ewma.Store(int64(time.Second))
+
+	var held []*Ticket
+	for range 3 {
+		held = append(held, admit(t, c, r("flood")))
+	}
+	fourth := make(chan *Ticket, 1)
+	go func() { fourth <- admit(t, c, r("flood")) }()
+	waitQueued(t, c, r(""), 1) // held back by the share rule, though a slot is free
+	start := time.Now()
+	q := admit(t, c, r("quiet")) // the free slot is the quiet tenant's at once
+	if q.Queued > 50*time.Millisecond || time.Since(start) > time.Second {
+		t.Fatalf("quiet tenant queued %s behind the flood", q.Queued)
+	}
+	select {
+	case <-fourth:
+		t.Fatal("the flood took a fourth slot while the quiet tenant was active")
+	default:
+	}
+	q.Done(OK)
+	held[0].Done(OK) // a flood slot frees: the waiting flood request takes it (3 held again)
+	tk := <-fourth
+	for _, h := range append(held[1:], tk) {
+		h.Done(OK)
+	}
+}
+
 // TestPriorityAndShedding: interactive requests are served before bulk ones, and a full queue
 // sheds its newest bulk waiter to make room for an interactive request.
 func TestPriorityAndShedding(t *testing.T) {

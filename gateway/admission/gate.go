@@ -25,6 +25,11 @@ type gate struct {
 	mu     sync.Mutex
 	levels [numPriorities]level
 	queued int
+	// running counts each tenant's executions in flight here; seen is when each tenant last
+	// asked (pruned after activeWindow), for the share rule (mayTake).
+	running   map[string]int
+	seen      map[string]time.Time
+	lastPrune time.Time
 	// ewma estimates an execution's duration here (nanoseconds), for wait estimates; atomic
 	// because refusals read it after mu is released.
 	ewma atomic.Int64
@@ -47,7 +52,8 @@ type waiter struct {
 }
 
 func newGate(backend, class string, lim limiter, maxQueue int, maxWait time.Duration) *gate {
-	g := &gate{backend: backend, class: class, lim: lim, maxQueue: maxQueue, maxWait: maxWait}
+	g := &gate{backend: backend, class: class, lim: lim, maxQueue: maxQueue, maxWait: maxWait,
+		running: map[string]int{}, seen: map[string]time.Time{}}
 	for i := range g.levels {
 		g.levels[i].tenants = map[string]*list.List{}
 	}
@@ -58,8 +64,10 @@ func newGate(backend, class string, lim limiter, maxQueue int, maxWait time.Dura
 func (g *gate) acquire(ctx context.Context, r Request, expected time.Duration) (permit, time.Duration, error) {
 	start := time.Now()
 	g.mu.Lock()
-	if g.queued == 0 {
+	g.seen[r.Tenant] = start
+	if g.queued == 0 && g.mayTake(r.Tenant, start) {
 		if p, ok := g.lim.tryAcquire(); ok {
+			g.running[r.Tenant]++
 			g.mu.Unlock()
 			return p, 0, nil
 		}
@@ -103,6 +111,9 @@ func (g *gate) acquire(ctx context.Context, r Request, expected time.Duration) (
 	}
 	w := &waiter{tenant: r.Tenant, prio: r.Priority, ready: make(chan permit, 1), at: time.Now()}
 	g.push(w)
+	// Waiters held back by the share rule can leave a slot free: if this request's tenant
+	// may take it, it starts now.
+	g.dispatchLocked(start)
 	g.mu.Unlock()
 
 	// Never wait past maxWait, nor past the point where the execution could still finish by
@@ -136,18 +147,20 @@ func (g *gate) acquire(ctx context.Context, r Request, expected time.Duration) (
 			return nil, time.Since(start), w.rejected
 		}
 		if err := ctx.Err(); err != nil {
-			p.done(Dropped) // the caller is gone: give the slot back
-			g.dispatch()
+			g.release(p, r.Tenant, Dropped, 0) // the caller is gone: give the slot back
 			return nil, time.Since(start), err
 		}
 		return p, time.Since(start), nil // only the wait bound passed, just as the slot came
 	}
 }
 
-// release returns a slot and lets waiters in.
-func (g *gate) release(p permit, o Outcome, exec time.Duration) {
+// release returns tenant's slot and lets waiters in.
+func (g *gate) release(p permit, tenant string, o Outcome, exec time.Duration) {
 	p.done(o)
 	g.mu.Lock()
+	if g.running[tenant]--; g.running[tenant] <= 0 {
+		delete(g.running, tenant)
+	}
 	if o == OK {
 		if old := time.Duration(g.ewma.Load()); old == 0 {
 			g.ewma.Store(int64(exec))
@@ -164,27 +177,71 @@ func (g *gate) release(p permit, o Outcome, exec time.Duration) {
 func (g *gate) dispatch() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.dispatchLocked(time.Now())
+}
+
+func (g *gate) dispatchLocked(now time.Time) {
 	for g.queued > 0 {
-		w := g.peek()
+		w := g.peek(now)
+		if w == nil {
+			return // only tenants at their share wait: the slots left are kept for others
+		}
 		p, ok := g.lim.tryAcquire()
 		if !ok {
 			return
 		}
 		g.remove(w)
 		g.advance(w)
+		g.running[w.tenant]++
 		w.ready <- p
 	}
 }
 
-// peek is the next waiter: the highest priority with waiters, the tenant whose turn it is.
-func (g *gate) peek() *waiter {
+// activeWindow is how recently another tenant must have asked for the share rule to hold
+// slots back for it.
+const activeWindow = 2 * time.Second
+
+// mayTake is the share rule: while another tenant has asked within activeWindow, one tenant
+// may hold at most the engine's estimated capacity less one slot (and at least one), so a
+// quiet tenant's query finds the engine with room instead of waiting behind a flood inside
+// it (the limit itself sits a slot or so above the capacity, where the Vegas estimate
+// probes). With one tenant active, it may take every slot the limiter allows. The cost is
+// up to one slot of the flooding tenant's throughput while others are active.
+func (g *gate) mayTake(tenant string, now time.Time) bool {
+	share := max(1, int(math.Round(g.lim.capacity()))-1)
+	if g.running[tenant] < share {
+		return true
+	}
+	if now.Sub(g.lastPrune) > activeWindow {
+		for t, at := range g.seen {
+			if now.Sub(at) > activeWindow {
+				delete(g.seen, t)
+			}
+		}
+		g.lastPrune = now
+	}
+	for t, at := range g.seen {
+		if t != tenant && now.Sub(at) <= activeWindow {
+			return false
+		}
+	}
+	return true
+}
+
+// peek is the next waiter: the highest priority with waiters, the tenant whose turn it is,
+// skipping tenants the share rule holds back (the turn moves to the next one); nil when
+// every waiter's tenant is at its share.
+func (g *gate) peek(now time.Time) *waiter {
 	for pr := numPriorities - 1; pr >= 0; pr-- {
 		lv := &g.levels[pr]
-		if len(lv.ring) == 0 {
-			continue
+		for k := range len(lv.ring) {
+			i := (lv.next + k) % len(lv.ring)
+			t := lv.ring[i]
+			if g.mayTake(t, now) {
+				lv.next = i
+				return lv.tenants[t].Front().Value.(*waiter)
+			}
 		}
-		t := lv.ring[lv.next%len(lv.ring)]
-		return lv.tenants[t].Front().Value.(*waiter)
 	}
 	return nil
 }

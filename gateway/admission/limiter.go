@@ -30,6 +30,9 @@ type limiter interface {
 	tryAcquire() (permit, bool)
 	limit() int
 	inflight() int
+	// capacity estimates how many executions the engine serves at once without queueing
+	// them; at most limit.
+	capacity() float64
 }
 
 type permit interface{ done(Outcome) }
@@ -52,6 +55,8 @@ func (s *staticLimiter) tryAcquire() (permit, bool) {
 }
 
 func (s *staticLimiter) limit() int { return s.max }
+
+func (s *staticLimiter) capacity() float64 { return float64(s.max) }
 
 func (s *staticLimiter) inflight() int {
 	s.mu.Lock()
@@ -112,6 +117,8 @@ func (a *adaptiveLimiter) limit() int {
 
 func (a *adaptiveLimiter) inflight() int { return a.fs.Inflight() }
 
+func (a *adaptiveLimiter) capacity() float64 { return float64(a.limit()) }
+
 type adaptivePermit struct {
 	a    *adaptiveLimiter
 	p    adaptivelimiter.Permit
@@ -154,6 +161,7 @@ type vegasLimiter struct {
 	lim      float64
 	running  int
 	noLoad   time.Duration // lowest windowed latency, drifting up slowly
+	rtt      time.Duration // the last window's mean latency
 	sum      time.Duration
 	samples  int
 	winStart time.Time
@@ -182,6 +190,17 @@ func (v *vegasLimiter) limit() int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return int(v.lim)
+}
+
+// capacity is Vegas' own estimate: of limit executions at latency rtt, limit × noLoad/rtt
+// are being served and the rest wait inside the engine.
+func (v *vegasLimiter) capacity() float64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.noLoad <= 0 || v.rtt <= 0 {
+		return v.lim
+	}
+	return min(v.lim, v.lim*float64(v.noLoad)/float64(v.rtt))
 }
 
 func (v *vegasLimiter) inflight() int {
@@ -216,6 +235,7 @@ func (p *vegasPermit) done(o Outcome) {
 			return
 		}
 		rtt := v.sum / time.Duration(v.samples)
+		v.rtt = rtt
 		v.sum, v.samples, v.winStart = 0, 0, time.Now()
 		// The no-load latency is the lowest seen, drifting up about 0.01% a window (a few
 		// minutes to double under steady traffic) so that a class whose queries really

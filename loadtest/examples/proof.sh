@@ -3,12 +3,14 @@
 # knee search with the limiter on, then 0.5x, 2x and 5x the knee with it on and off, and a
 # two-tenant flood. Server and generator are pinned to separate cores. Loopback only, bounded.
 #   loadtest/examples/proof.sh [outdir]
+# PROOF_ONLY=tenants runs only the two-tenant part; OLAPGATE_BIN uses that binary instead of
+# building one (to compare two builds side by side).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-/tmp/olapgate-proof}
 mkdir -p "$out"
-go build -o "$out/olapgate" "$here/../../cmd/olapgate"
-bin="$out/olapgate"
+bin=${OLAPGATE_BIN:-$out/olapgate}
+[ -n "${OLAPGATE_BIN:-}" ] || go build -o "$bin" "$here/../../cmd/olapgate"
 
 serve() { # config → starts the server, sets $pid
 	rm -rf "$out/data-synthetic"
@@ -33,6 +35,7 @@ print(f'{sys.argv[2]:<14} offered {r["offeredRps"]:7.1f}/s goodput {r["goodputRp
 PY
 }
 
+if [ "${PROOF_ONLY:-}" != tenants ]; then
 serve synthetic.yaml
 GOMAXPROCS=1 taskset -c 0 "$bin" loadtest --target grpc://127.0.0.1:9090 --mix "$here/synthetic-mix.yaml" --warmup 2s \
 	--knee --slo 'p99<100ms' --start 50 --step 25 --max 400 --step-duration 4s --json "$out/knee.json" >/dev/null 2>&1 || true
@@ -45,6 +48,7 @@ serve synthetic-nolimit.yaml
 for x in 100:half 400:2x 1000:5x; do load "off-${x#*:}" "${x%%:*}" 15s; done
 echo "peak RSS (limiter off): $(rss)"
 stop
+fi
 
 # Two tenants: the quiet one alone, then beside a flood from the other.
 serve synthetic.yaml
