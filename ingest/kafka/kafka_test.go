@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +23,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(kfakeChildEnv) != "" {
+		os.Exit(serveKfakeChild()) // the broker of the benchmarks (bench_test.go)
+	}
 	goleak.VerifyTestMain(m)
 }
 
@@ -466,4 +470,62 @@ func TestLifecycle(t *testing.T) {
 	if _, err := New(sourceConfig(c, nil), st, []*dataset.Dataset{p}, nil, nil); err == nil || !strings.Contains(err.Error(), "embedded") {
 		t.Fatalf("pinot target: %v", err)
 	}
+}
+
+// slowStore delays every positioned write so that batches queue up behind it (the committer
+// merges them), and fails the writes whose numbers are in fail, after committing nothing.
+type slowStore struct {
+	*embedded.Store
+	delay  time.Duration
+	mu     sync.Mutex
+	calls  int
+	merged int // writes that carried more than one batch of the dataset
+	fail   map[int]bool
+}
+
+func (s *slowStore) WritePositioned(ctx context.Context, source string, batches []*store.Batch, positions []store.Position) (store.WriteResult, error) {
+	time.Sleep(s.delay)
+	s.mu.Lock()
+	s.calls++
+	n, fail := s.calls, s.fail[s.calls]
+	if len(batches) > 1 {
+		s.merged++
+	}
+	s.mu.Unlock()
+	if fail {
+		return store.WriteResult{}, fmt.Errorf("injected failure of write %d", n)
+	}
+	return s.Store.WritePositioned(ctx, source, batches, positions)
+}
+
+// With commits slower than reading, batches are decoded while earlier ones commit and the
+// ones waiting are committed together; a failed commit in the middle of that rewinds every
+// partition to the store and reads again: each record is still stored exactly once.
+func TestPipelinedCommits(t *testing.T) {
+	const partitions, n = 4, 20000
+	c := newCluster(t, partitions)
+	d := eventsDataset(t, "events")
+	st := &slowStore{Store: openStore(t, t.TempDir(), d), delay: 30 * time.Millisecond, fail: map[int]bool{3: true, 4: true}}
+	defer st.Close()
+	produce(t, c, partitions, 0, n, nil)
+	reg := prometheus.NewRegistry()
+	src := startSource(t, sourceConfig(c, func(cfg *Config) {
+		cfg.Batch = BatchConfig{MaxEvents: 300, MaxWait: 20 * time.Millisecond}
+	}), st, []*dataset.Dataset{d}, reg)
+	waitRows(t, st.Store, `SELECT count(*) FROM events`, n, 60*time.Second)
+	time.Sleep(200 * time.Millisecond)
+	shutdown(t, src)
+	exactlyOnce(t, st.Store, "events", n)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.merged == 0 {
+		t.Errorf("no commit merged queued batches (%d writes)", st.calls)
+	}
+	if got := testutil.ToFloat64(src.m.commits.WithLabelValues("kafka:test", "error")); got < 1 {
+		t.Errorf("error commits counter = %v, want ≥ 1", got)
+	}
+	if got := testutil.ToFloat64(src.m.events.WithLabelValues("kafka:test", "events", "accepted")); got != n {
+		t.Errorf("accepted counter = %v, want %d", got, n)
+	}
+	t.Logf("%d writes, %d merged", st.calls, st.merged)
 }
