@@ -245,7 +245,10 @@ func TestOKLatency(t *testing.T) {
 		t.Fatal(err)
 	}
 	okP50, _ := res.Value("ok_p50")
-	if res.OKLatencyMs.Count != res.OK || okP50 < 20 || res.LatencyMs.P50 >= 20 || res.Statuses["ResourceExhausted"] != res.Errors {
+	// Relative, not absolute: on a loaded machine every latency (measured from the planned
+	// send time) includes the generator's lateness, but the admitted ones still carry their
+	// 20 ms more than the mix of both.
+	if res.OKLatencyMs.Count != res.OK || okP50 < 20 || okP50 <= res.LatencyMs.P50 || res.Statuses["ResourceExhausted"] != res.Errors {
 		t.Fatalf("ok p50 %v (count %d, ok %d), all p50 %v, statuses %v", okP50, res.OKLatencyMs.Count, res.OK, res.LatencyMs.P50, res.Statuses)
 	}
 }
