@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
@@ -290,7 +291,7 @@ func TestBufferFull(t *testing.T) {
 // export is answered as a success; Shutdown twice is fine, and later exports are refused.
 func TestShutdownFlushes(t *testing.T) {
 	fs := newFakeStore()
-	c, err := New(Config{GRPCAddr: Off, HTTPAddr: "127.0.0.1:0", FlushInterval: time.Hour, BatchRows: 1 << 20}, fs, quietLogger(t))
+	c, err := New(Config{GRPCAddr: Off, HTTPAddr: "127.0.0.1:0", FlushInterval: time.Hour, BatchRows: 1 << 20, Flush: FlushInterval}, fs, quietLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,6 +324,48 @@ func TestShutdownFlushes(t *testing.T) {
 	}
 }
 
+// TestFlushIdle: with the default Flush, a lone export is written at once, not after the
+// flush interval, and its time is in the export-duration histogram.
+func TestFlushIdle(t *testing.T) {
+	fs := newFakeStore()
+	c := startCollector(t, fs, func(c *Config) { c.GRPCAddr, c.HTTPAddr, c.FlushInterval = Off, Off, time.Hour })
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.exportTraces(context.Background(), traces(4, 0))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a lone export waited for the flush interval")
+	}
+	if n := fs.count(otelrows.TracesTable); n != 4 {
+		t.Errorf("stored %d spans, want 4", n)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c.ExportDuration())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got uint64
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "signal" && l.GetValue() == "traces" {
+					got = m.GetHistogram().GetSampleCount()
+				}
+			}
+		}
+	}
+	if got != 1 {
+		t.Errorf("export-duration samples %d, want 1", got)
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	for _, tc := range []struct {
 		cfg Config
@@ -335,6 +378,8 @@ func TestConfigValidate(t *testing.T) {
 		{Config{MaxBufferBytes: 1 << 20}, "exceeds maxBufferBytes"},
 		{Config{BatchRows: -1}, "batchRows"},
 		{Config{FlushInterval: -time.Second}, "flushInterval"},
+		{Config{Flush: "sometimes"}, "flush"},
+		{Config{Flush: FlushInterval}, ""},
 	} {
 		err := tc.cfg.Validate()
 		if (tc.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.err)) {

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
@@ -43,6 +44,7 @@ type Collector struct {
 	deltas                  *otelrows.Deltas // nil with KeepCumulative
 	telemetry               *telemetry.Service
 	stats                   struct{ traces, logs, metrics signalStats }
+	exportDuration          *prometheus.HistogramVec
 	grpcSrv                 *grpc.Server
 	httpSrv                 *http.Server
 	grpcLn, httpLn          net.Listener
@@ -70,7 +72,12 @@ func New(cfg Config, st store.Store, log *slog.Logger) (*Collector, error) {
 		cfg: cfg, st: st, log: log,
 		budget:   &budget{max: cfg.MaxBufferBytes},
 		serveErr: make(chan error, 2),
+
+		exportDuration: newExportDuration(),
 	}
+	c.stats.traces.duration = c.exportDuration.WithLabelValues("traces")
+	c.stats.logs.duration = c.exportDuration.WithLabelValues("logs")
+	c.stats.metrics.duration = c.exportDuration.WithLabelValues("metrics")
 	tracesDS, idTsDS, logsDS, metricsDS := otelrows.TracesDataset(cfg.PromotedAttributes...), otelrows.TraceIDTsDataset(),
 		otelrows.LogsDataset(cfg.PromotedAttributes...), otelrows.MetricsDataset()
 	c.datasets = []*dataset.Dataset{tracesDS, idTsDS, logsDS, metricsDS}
@@ -284,6 +291,10 @@ func (c *Collector) Stats() Stats {
 	}
 	return s
 }
+
+// ExportDuration is the histogram of export handling time by signal
+// (olapgate_collector_export_duration_seconds), to register on a metrics registry.
+func (c *Collector) ExportDuration() prometheus.Collector { return c.exportDuration }
 
 // recoverUnary turns a handler panic into an INTERNAL answer instead of a crashed process.
 func recoverUnary(log *slog.Logger) grpc.UnaryServerInterceptor {

@@ -30,6 +30,12 @@ const (
 	DefaultRetentionInterval = time.Hour
 )
 
+// Config.Flush values.
+const (
+	FlushIdle     = "idle"
+	FlushInterval = "interval"
+)
+
 // Off, as a listen address, disables that receiver.
 const Off = "off"
 
@@ -51,6 +57,14 @@ type Config struct {
 	// after the first of them arrived, whichever comes first. Defaults 8192 and 200ms.
 	BatchRows     int           `yaml:"batchRows"`
 	FlushInterval time.Duration `yaml:"flushInterval"`
+	// Flush says when a table's pending rows are written before they reach BatchRows:
+	// "idle" (the default with the embedded backend): as soon as no other export is being
+	// converted, so an exporter with one request in flight (the SDKs' batch processors, which
+	// wait for each answer) waits only for its own commit, while under load the next group
+	// fills during each write (group commit); FlushInterval then only bounds the wait for
+	// exports being converted. "interval" (the default with backend clickhouse, where every
+	// insert makes a part): FlushInterval after the first of them arrived.
+	Flush string `yaml:"flush"`
 	// WriteTimeout bounds one store write. Default 30s.
 	WriteTimeout time.Duration `yaml:"writeTimeout"`
 	// RetryAfter is the delay suggested to clients refused for a full buffer. Default 1s.
@@ -125,6 +139,11 @@ func (c *Config) Validate() error {
 	if err := otelrows.ValidatePromoted(c.PromotedAttributes); err != nil {
 		return fmt.Errorf("collector: %w", err)
 	}
+	switch c.Flush {
+	case "", FlushIdle, FlushInterval:
+	default:
+		return fmt.Errorf("collector: flush %q: want %s or %s", c.Flush, FlushIdle, FlushInterval)
+	}
 	switch c.Backend {
 	case "", dataset.BackendEmbedded:
 	case dataset.BackendClickHouse:
@@ -171,6 +190,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.FlushInterval == 0 {
 		c.FlushInterval = DefaultFlushInterval
+	}
+	if c.Flush == "" {
+		c.Flush = FlushIdle
+		if c.Backend == dataset.BackendClickHouse {
+			c.Flush = FlushInterval
+		}
 	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = DefaultWriteTimeout

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -16,9 +17,29 @@ import (
 	"github.com/olapgate/olapgate/store"
 )
 
-// signalStats counts one signal's items (spans, log records or data points).
+// signalStats counts one signal's items (spans, log records or data points) and times its
+// exports.
 type signalStats struct {
 	received, stored, rejected, refused atomic.Int64
+	duration                            prometheus.Observer
+}
+
+// exportDurationBuckets are the upper bounds, in seconds, of the export-duration histogram.
+// An export waits for its group's commit: a few milliseconds under load, when groups fill to
+// BatchRows, and up to the flush interval (200 ms by default) plus the commit when traffic is
+// light, hence the fine steps up to half a second.
+var exportDurationBuckets = []float64{
+	.001, .002, .005, .01, .02, .03, .05, .075, .1, .125, .15, .175, .2, .225, .25, .3, .4, .5, .75, 1, 2.5, 5, 10, 30,
+}
+
+// newExportDuration is the histogram of export handling time (decode excluded: from the
+// parsed request to the answer), by signal.
+func newExportDuration() *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "olapgate_collector_export_duration_seconds",
+		Help:    "Time from a decoded OTLP export request to its answer (conversion, buffering, waiting for the commit), by signal.",
+		Buckets: exportDurationBuckets,
+	}, []string{"signal"})
 }
 
 // SignalStats are cumulative counters for one signal since New.
@@ -44,6 +65,9 @@ type accepted struct {
 func (c *Collector) export(ctx context.Context, s *sink, st *signalStats, item string, items int,
 	conv func(*store.Batch, otelrows.Options) otelrows.Result) (accepted, error) {
 	st.received.Add(int64(items))
+	if st.duration != nil {
+		defer func(start time.Time) { st.duration.Observe(time.Since(start).Seconds()) }(time.Now())
+	}
 	if items == 0 {
 		// The OTLP spec: an empty request is a success.
 		return accepted{}, nil
@@ -53,6 +77,13 @@ func (c *Collector) export(ctx context.Context, s *sink, st *signalStats, item s
 		st.refused.Add(int64(items))
 		return accepted{}, c.retryLater()
 	}
+	s.begin()
+	converting := true
+	defer func() {
+		if converting { // no rows to add, or conv panicked
+			s.abandon()
+		}
+	}()
 	b := store.NewBatch(s.ds, items)
 	res := conv(b, otelrows.Options{MaxFieldBytes: c.cfg.MaxFieldBytes, Promoted: c.cfg.PromotedAttributes, Deltas: c.deltas})
 	st.rejected.Add(res.Rejected)
@@ -64,6 +95,7 @@ func (c *Collector) export(ctx context.Context, s *sink, st *signalStats, item s
 		// conversion (accepted).
 		return accepted{rejected: res.Rejected, message: res.Message(item)}, nil
 	}
+	converting = false
 	g, err := s.add(b, res.Bytes)
 	if err != nil {
 		st.refused.Add(int64(res.Rows))

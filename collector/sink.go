@@ -73,9 +73,10 @@ func (g *group) wait(ctx context.Context) error {
 }
 
 // sink batches one table's rows: requests append to the pending group; one goroutine writes a
-// group once it holds batchRows rows or interval has passed since its first rows, and, while
-// a write is in progress, the next group fills (group commit). Requests are answered once
-// their group is committed, so an acknowledged export is durable in the store.
+// group once it holds batchRows rows, or (idle) once no export is being converted for it, or
+// interval after its first rows, whichever comes first; while a write is in progress, the next
+// group fills (group commit). Requests are answered once their group is committed, so an
+// acknowledged export is durable in the store.
 type sink struct {
 	st           store.Store
 	ds           *dataset.Dataset
@@ -84,6 +85,11 @@ type sink struct {
 	batchRows    int
 	interval     time.Duration
 	writeTimeout time.Duration
+	idle         bool // write as soon as no export is being converted (Config.Flush "idle")
+
+	// converting counts exports converting rows for this sink, between begin and add (or
+	// abandon): in idle mode the writer waits for them rather than for the interval.
+	converting atomic.Int64
 
 	mu      sync.Mutex
 	pending *group
@@ -99,6 +105,7 @@ func newSink(st store.Store, ds *dataset.Dataset, b *budget, cfg Config) *sink {
 	return &sink{
 		st: st, ds: ds, budget: b,
 		batchRows: cfg.BatchRows, interval: cfg.FlushInterval, writeTimeout: cfg.WriteTimeout,
+		idle: cfg.Flush == FlushIdle,
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 }
@@ -110,11 +117,25 @@ func (s *sink) signal() {
 	}
 }
 
-// add queues b's rows (about bytes of memory) and returns the group to wait on. It takes
-// ownership of b.
+// begin announces an export converting rows for this sink; it ends with add or abandon.
+func (s *sink) begin() { s.converting.Add(1) }
+
+// abandon ends a begin that adds no rows.
+func (s *sink) abandon() {
+	if s.converting.Add(-1) == 0 && s.idle {
+		s.signal()
+	}
+}
+
+// add ends a begin: it queues b's rows (about bytes of memory) and returns the group to wait
+// on. It takes ownership of b.
 func (s *sink) add(b *store.Batch, bytes int64) (*group, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.converting.Add(-1) == 0 && s.idle {
+		// The writer may be waiting for this export: the group is complete for now.
+		defer s.signal()
+	}
 	if s.closed {
 		return nil, store.ErrClosed
 	}
@@ -145,7 +166,7 @@ func (s *sink) run() {
 		s.mu.Lock()
 		g, closed, hurry := s.pending, s.closed, s.hurry
 		var linger time.Duration
-		if g != nil && !hurry && g.b.N < s.batchRows {
+		if g != nil && !hurry && g.b.N < s.batchRows && (!s.idle || s.converting.Load() > 0) {
 			linger = s.interval - time.Since(g.first)
 		}
 		s.mu.Unlock()
@@ -176,23 +197,7 @@ func (s *sink) run() {
 func (s *sink) write(g *group) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.writeTimeout)
 	defer cancel()
-	var wg sync.WaitGroup
-	var deriveErr error
-	if s.derive != nil {
-		if d := s.derive(g.b); d.N > 0 {
-			wg.Go(func() {
-				if _, err := s.st.Write(ctx, d); err != nil {
-					deriveErr = fmt.Errorf("write %s: %w", d.Dataset.Name, err)
-				}
-			})
-		}
-	}
-	_, err := s.st.Write(ctx, g.b)
-	if err != nil {
-		err = fmt.Errorf("write %s: %w", s.ds.Name, err)
-	}
-	wg.Wait()
-	g.err = errors.Join(err, deriveErr)
+	g.err = s.writeBatches(ctx, g.b)
 	s.writes.Add(1)
 	if g.err != nil {
 		s.writeFailures.Add(1)
@@ -202,6 +207,44 @@ func (s *sink) write(g *group) {
 	s.budget.release(g.bytes)
 	g.b = nil // the rows are no longer needed; waiters only read err
 	close(g.done)
+}
+
+// writeBatches stores b and its companion rows. A store that commits several batches in one
+// transaction (the embedded store's positioned write, here moving no positions) gets both in
+// one commit: half the commits, and no moment where spans are stored without their trace-id
+// lookup rows. Other stores get two writes at once.
+func (s *sink) writeBatches(ctx context.Context, b *store.Batch) error {
+	var d *store.Batch
+	if s.derive != nil {
+		if d = s.derive(b); d.N == 0 {
+			d = nil
+		}
+	}
+	if d == nil {
+		if _, err := s.st.Write(ctx, b); err != nil {
+			return fmt.Errorf("write %s: %w", s.ds.Name, err)
+		}
+		return nil
+	}
+	if pw, ok := s.st.(store.PositionedWriter); ok {
+		if _, err := pw.WritePositioned(ctx, s.ds.Name, []*store.Batch{b, d}, nil); err != nil {
+			return fmt.Errorf("write %s and %s: %w", s.ds.Name, d.Dataset.Name, err)
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	var deriveErr error
+	wg.Go(func() {
+		if _, err := s.st.Write(ctx, d); err != nil {
+			deriveErr = fmt.Errorf("write %s: %w", d.Dataset.Name, err)
+		}
+	})
+	_, err := s.st.Write(ctx, b)
+	if err != nil {
+		err = fmt.Errorf("write %s: %w", s.ds.Name, err)
+	}
+	wg.Wait()
+	return errors.Join(err, deriveErr)
 }
 
 // setHurry makes the sink write what it has without waiting for more rows (shutdown).

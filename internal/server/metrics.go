@@ -31,7 +31,7 @@ func registerStoreMetrics(reg prometheus.Registerer, st *embedded.Store) {
 }
 
 // registerCollectorMetrics exposes the collector's item counters per signal and outcome, its
-// buffered bytes, and its store writes.
+// buffered bytes, its store writes and the export-duration histogram.
 func registerCollectorMetrics(reg prometheus.Registerer, c *collector.Collector) {
 	items := prometheus.NewDesc("olapgate_collector_items_total",
 		"OTLP items (spans, log records, metric points) by signal and outcome: received, stored, rejected (partial success), refused (request answered with an error, retried by exporters).",
@@ -44,6 +44,7 @@ func registerCollectorMetrics(reg prometheus.Registerer, c *collector.Collector)
 			func() float64 { return float64(c.Stats().Writes) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "olapgate_collector_write_failures_total", Help: "Store writes of OTLP rows that failed (answered UNAVAILABLE)."},
 			func() float64 { return float64(c.Stats().WriteFailures) }),
+		c.ExportDuration(),
 	)
 }
 

@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# otlp-bench.sh: olapgate's OTLP receiver against the OpenTelemetry Collector itself (issue #5).
+#
+# telemetrygen (OpenTelemetry's load generator) sends traces, then logs, over OTLP/gRPC on
+# loopback, first to `olapgate serve` (storing into the embedded store), then to a reference
+# collector (otlpreceiver -> batchprocessor -> nopexporter). Each server is pinned to one core
+# (taskset, GOMAXPROCS=1, olapgate's DuckDB with one thread), telemetrygen to another. For each
+# run the script reads the server's CPU time (utime+stime of every thread, /proc/PID/stat)
+# before and after, and counts what the server took in from its own counters:
+#   olapgate:  olapgate_collector_items_total{outcome="stored"} (committed rows), checked
+#              against COUNT(*) of otel_traces / otel_logs through the query API at the end;
+#   reference: otelcol_receiver_accepted_spans / _log_records (its internal metrics).
+# It prints items per CPU-second for both, the ratio (issue target for traces: >= 0.8), and
+# olapgate's p99 export latency from olapgate_collector_export_duration_seconds.
+#
+# Tools are built outside the repo (nothing here adds modules to olapgate's go.mod):
+#   GOBIN=/tmp/otelbench/bin go install \
+#     github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@v0.161.0
+#   reference collector: a main.go over go.opentelemetry.io/collector/otelcol v0.141.0 with
+#   otlpreceiver, batchprocessor, nopexporter (BENCHMARKS.md shows it), built with
+#   GONOSUMDB=go.opentelemetry.io/collector,github.com/open-telemetry.
+#
+# Usage: REFCOL=/tmp/otelbench/bin/refcol TELEMETRYGEN=/tmp/otelbench/bin/telemetrygen \
+#          loadtest/examples/otlp-bench.sh
+# Environment (defaults): OLAPGATE (built from this repo into the work dir), DURATION (20s per
+# run), WORKERS (2), RATE (0: unthrottled, else items/s per worker), BATCH (512 items per
+# export), CHILD_SPANS (1: two spans per trace), SIGNALS ("traces logs"), TARGETS
+# ("olapgate refcol"), SERVER_CPU (1), CLIENT_CPU (0), ROUNDS (1), OG_CONFIG (an olapgate
+# config file, e.g. one with `collector: {flush: interval}`), and the loopback ports
+# OG_HTTP (18080), OG_GRPC (19090), OG_OTLP (24317), RC_OTLP (14317), RC_METRICS (18888).
+set -euo pipefail
+
+DURATION=${DURATION:-20s}
+WORKERS=${WORKERS:-2}
+RATE=${RATE:-0}
+BATCH=${BATCH:-512}
+CHILD_SPANS=${CHILD_SPANS:-1}
+SIGNALS=${SIGNALS:-traces logs}
+TARGETS=${TARGETS:-olapgate refcol}
+SERVER_CPU=${SERVER_CPU:-1}
+CLIENT_CPU=${CLIENT_CPU:-0}
+ROUNDS=${ROUNDS:-1}
+OG_HTTP=${OG_HTTP:-18080}
+OG_GRPC=${OG_GRPC:-19090}
+OG_OTLP=${OG_OTLP:-24317}
+RC_OTLP=${RC_OTLP:-14317}
+RC_METRICS=${RC_METRICS:-18888}
+TELEMETRYGEN=${TELEMETRYGEN:-telemetrygen}
+REFCOL=${REFCOL:-}
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d /tmp/otlp-bench.XXXXXX)
+server_pid=
+cleanup() {
+	if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
+		kill "$server_pid" 2>/dev/null || true
+		wait "$server_pid" 2>/dev/null || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+if [[ -z ${OLAPGATE:-} ]]; then
+	OLAPGATE=$work/olapgate
+	(cd "$repo" && go build -o "$OLAPGATE" ./cmd/olapgate)
+fi
+if [[ " $TARGETS " == *" refcol "* && ! -x $REFCOL ]]; then
+	echo "otlp-bench: set REFCOL to the reference collector binary (see the header)" >&2
+	exit 2
+fi
+command -v "$TELEMETRYGEN" >/dev/null || { echo "otlp-bench: telemetrygen not found (TELEMETRYGEN)" >&2; exit 2; }
+
+tck=$(getconf CLK_TCK)
+
+# cpu_ticks PID: utime+stime of the whole process (all threads), in clock ticks.
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+
+# metric URL NAME LABELS: the sum of the samples of NAME whose labels contain every LABELS
+# fragment (comma-separated), 0 when there is none.
+metric() {
+	curl -fsS "$1" | awk -v name="$2" -v want="$3" '
+		BEGIN { n = split(want, w, ",") }
+		$1 ~ ("^" name "({|$)") {
+			ok = 1
+			for (i = 1; i <= n; i++) if (w[i] != "" && index($1, w[i]) == 0) ok = 0
+			if (ok) s += $NF
+		}
+		END { printf "%.0f\n", s }'
+}
+
+# buckets URL SIGNAL: olapgate's cumulative export-duration buckets for SIGNAL, "le count" lines.
+buckets() {
+	curl -fsS "$1" | awk -v sig="signal=\"$2\"" '
+		/^olapgate_collector_export_duration_seconds_bucket/ && index($0, sig) {
+			match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5); print le, $NF
+		}'
+}
+
+# p99 BEFORE AFTER: the 0.99 quantile, in ms, of the exports between two bucket snapshots,
+# interpolated linearly within the bucket as Prometheus' histogram_quantile does.
+p99() {
+	join <(sort "$1") <(sort "$2") | awk '
+		{ le[NR] = ($1 == "+Inf") ? 1e300 : $1; c[NR] = $3 - $2 }
+		END {
+			# sort by le (join sorted them as text)
+			for (i = 1; i <= NR; i++) for (j = i + 1; j <= NR; j++) if (le[j] < le[i]) {
+				t = le[i]; le[i] = le[j]; le[j] = t; t = c[i]; c[i] = c[j]; c[j] = t }
+			total = c[NR]; if (total == 0) { print "-"; exit }
+			rank = 0.99 * total; prev = 0; prevc = 0
+			for (i = 1; i <= NR; i++) if (c[i] >= rank) {
+				if (le[i] > 1e299) { printf ">%.0f\n", prev * 1000; exit }
+				printf "%.1f\n", (prev + (le[i] - prev) * (rank - prevc) / (c[i] - prevc)) * 1000; exit
+			} else { prev = le[i]; prevc = c[i] }
+		}'
+}
+
+wait_http() { # URL: wait up to 30 s for a 200
+	for _ in $(seq 300); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done
+	echo "otlp-bench: $1 did not answer" >&2
+	return 1
+}
+
+# settle URL NAME LABELS: wait until the counter stops moving (the last group is committed),
+# at most 10 s; prints its value.
+settle() {
+	local prev=-1 cur
+	for _ in $(seq 20); do
+		cur=$(metric "$1" "$2" "$3")
+		[[ $cur == "$prev" ]] && break
+		prev=$cur
+		sleep 0.5
+	done
+	echo "$cur"
+}
+
+start_olapgate() {
+	mkdir -p "$work/data"
+	rm -rf "$work/data"/*
+	local cfg=()
+	[[ -n ${OG_CONFIG:-} ]] && cfg=(--config "$OG_CONFIG")
+	GOMAXPROCS=1 taskset -c "$SERVER_CPU" "$OLAPGATE" serve "${cfg[@]}" --data-dir "$work/data" --threads 1 \
+		--http-addr "127.0.0.1:$OG_HTTP" --grpc-addr "127.0.0.1:$OG_GRPC" \
+		--otlp-grpc-addr "127.0.0.1:$OG_OTLP" --otlp-http-addr off --log-level warn \
+		>"$work/olapgate.log" 2>&1 &
+	server_pid=$!
+	wait_http "http://127.0.0.1:$OG_HTTP/readyz"
+}
+
+start_refcol() {
+	cat >"$work/refcol.yaml" <<-EOF
+		receivers:
+		  otlp:
+		    protocols:
+		      grpc:
+		        endpoint: 127.0.0.1:$RC_OTLP
+		processors:
+		  batch: {}
+		exporters:
+		  nop: {}
+		service:
+		  telemetry:
+		    logs: {level: warn}
+		    metrics:
+		      level: normal
+		      readers:
+		        - pull: {exporter: {prometheus: {host: 127.0.0.1, port: $RC_METRICS}}}
+		  pipelines:
+		    traces: {receivers: [otlp], processors: [batch], exporters: [nop]}
+		    logs: {receivers: [otlp], processors: [batch], exporters: [nop]}
+	EOF
+	GOMAXPROCS=1 taskset -c "$SERVER_CPU" "$REFCOL" --config "$work/refcol.yaml" >"$work/refcol.log" 2>&1 &
+	server_pid=$!
+	wait_http "http://127.0.0.1:$RC_METRICS/metrics"
+}
+
+stop_server() {
+	kill "$server_pid" 2>/dev/null || true
+	wait "$server_pid" 2>/dev/null || true
+	server_pid=
+}
+
+# run TARGET SIGNAL ROUND: one bounded telemetrygen run; prints a result line.
+run() {
+	local target=$1 signal=$2 round=$3 endpoint url name labels
+	if [[ $target == olapgate ]]; then
+		endpoint=127.0.0.1:$OG_OTLP url=http://127.0.0.1:$OG_HTTP/metrics
+		name=olapgate_collector_items_total labels="signal=\"$signal\",outcome=\"stored\""
+	else
+		endpoint=127.0.0.1:$RC_OTLP url=http://127.0.0.1:$RC_METRICS/metrics
+		labels=
+		if [[ $signal == traces ]]; then name=otelcol_receiver_accepted_spans_total; else name=otelcol_receiver_accepted_log_records_total; fi
+	fi
+	local n0 t0 n1 t1 b0=$work/b0 b1=$work/b1 extra=()
+	[[ $signal == traces ]] && extra=(--child-spans "$CHILD_SPANS")
+	local w0=0 w1=0
+	n0=$(metric "$url" "$name" "$labels")
+	if [[ $target == olapgate ]]; then
+		buckets "$url" "$signal" >"$b0"
+		w0=$(metric "$url" olapgate_collector_writes_total "")
+	fi
+	t0=$(cpu_ticks "$server_pid")
+	local start=$EPOCHREALTIME
+	taskset -c "$CLIENT_CPU" "$TELEMETRYGEN" "$signal" --otlp-endpoint "$endpoint" --otlp-insecure \
+		--duration "$DURATION" --rate "$RATE" --workers "$WORKERS" --batch-size "$BATCH" "${extra[@]}" \
+		>"$work/telemetrygen.log" 2>&1 || { echo "otlp-bench: telemetrygen failed:" >&2; tail -5 "$work/telemetrygen.log" >&2; }
+	n1=$(settle "$url" "$name" "$labels")
+	t1=$(cpu_ticks "$server_pid")
+	local wall
+	wall=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+	local p=-
+	if [[ $target == olapgate ]]; then
+		buckets "$url" "$signal" >"$b1"
+		p=$(p99 "$b0" "$b1")
+		w1=$(metric "$url" olapgate_collector_writes_total "")
+	fi
+	awk -v tg="$target" -v sig="$signal" -v r="$round" -v n=$((n1 - n0)) -v cpu=$((t1 - t0)) -v tck="$tck" -v wall="$wall" -v p="$p" \
+		-v load="$(cut -d' ' -f1 /proc/loadavg)" -v writes=$((w1 - w0)) 'BEGIN {
+			s = cpu / tck
+			printf "%-8s %-6s round=%s items=%d cpu_s=%.2f wall_s=%s items_per_cpu_s=%.0f items_per_s=%.0f p99_ms=%s rows_per_write=%s load1=%s\n",
+				tg, sig, r, n, s, wall, (s > 0 ? n / s : 0), n / wall, p, (writes > 0 ? sprintf("%.0f", n / writes) : "-"), load }'
+}
+
+results=$work/results
+: >"$results"
+echo "otlp-bench: $(date -u +%FT%TZ) duration=$DURATION workers=$WORKERS rate=$RATE batch=$BATCH server_cpu=$SERVER_CPU client_cpu=$CLIENT_CPU load: $(cut -d' ' -f1-3 /proc/loadavg)"
+for round in $(seq "$ROUNDS"); do
+	for target in $TARGETS; do
+		if [[ $target == olapgate ]]; then start_olapgate; else start_refcol; fi
+		for signal in $SIGNALS; do
+			run "$target" "$signal" "$round" | tee -a "$results"
+		done
+		if [[ $target == olapgate ]]; then
+			# What is in the tables, through the API: every stored row, not only this run's.
+			for t in otel_traces otel_logs; do
+				[[ " $SIGNALS " == *" ${t#otel_} "* ]] || continue
+				echo "olapgate COUNT(*) $t: $(curl -fsS "http://127.0.0.1:$OG_HTTP/v1/query" \
+					-d '{"dataset":"'"$t"'","timeRange":{"start":"now-24h","end":"now+1h"},"metrics":[{"agg":"COUNT","as":"n"}]}' |
+					grep -o '"rows":\[\[[0-9]*' | grep -o '[0-9]*$')"
+			done
+		fi
+		stop_server
+	done
+done
+
+# Ratio per round and signal: olapgate items per CPU-second over the reference's.
+awk '{ for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+	   key = v["round"] " " $2; rate[$1, key] = v["items_per_cpu_s"]; keys[key] = 1 }
+	END { for (k in keys) if ((("olapgate", k) in rate) && (("refcol", k) in rate) && rate["refcol", k] > 0)
+		printf "ratio round/signal %s: olapgate/refcol = %.2f (target >= 0.80)\n", k, rate["olapgate", k] / rate["refcol", k] }' "$results" | sort
