@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/olapgate/olapgate/ingest/decode"
 	"github.com/olapgate/olapgate/internal/dataset"
 	"github.com/olapgate/olapgate/store"
 	"github.com/olapgate/olapgate/store/embedded"
@@ -33,10 +34,14 @@ import (
 //	cd ingest/kafka && /tmp/kafka.test -test.run '^$' -test.bench 'KafkaVsBaseline' -test.benchtime 3x -test.count 3
 //
 // Each iteration reads the whole topic (benchEvents records, 4 partitions; enough for the
-// source's commits to reach their steady size) twice, one right
-// after the other: franz-go consuming and discarding, then the source into a fresh embedded
-// store. Both join a new consumer group, so both include the group join. "cpu" is the CPU time
-// (user + system, getrusage) of the process, i.e. per core; kfake-cpu is the broker's.
+// source's commits to reach their steady size) twice, one right after the other: franz-go
+// consuming and discarding, then the source into a fresh embedded store. Both join a new
+// consumer group, so both include the group join. A third side, the store floor, writes the
+// same events, decoded ahead, straight into another fresh store in 120k-row positioned
+// commits: what DuckDB costs with no Kafka and no decoding. "cpu" is the CPU time (user +
+// system, getrusage) of the process, i.e. per core; kfake-cpu is the broker's. cpu-ratio is
+// baseline CPU ÷ source CPU (the ratio); src/floor-cpu is floor CPU ÷ source CPU, 1
+// if reading and decoding cost nothing.
 //
 // Where kfake runs matters. kfake=inprocess is the broker in the benchmark's own process, as
 // the tests use it: the baseline's process CPU is then mostly kfake serving fetches (it
@@ -201,8 +206,9 @@ func BenchmarkKafkaVsBaseline(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			br := benchBroker(b, child)
 			d := benchDataset(b)
-			var base, src phase
+			var base, src, floor phase
 			var commits int64
+			batches := floorBatches(b, d)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				var cl *kgo.Client
@@ -216,6 +222,13 @@ func BenchmarkKafkaVsBaseline(b *testing.B) {
 				b.StopTimer()
 				commits += st.Stats().Commits
 				closeAll(b, s, st)
+				st = openStore(b, b.TempDir(), d)
+				b.StartTimer()
+				br.measure(b, &floor, func() { storeFloor(b, st, batches) })
+				b.StopTimer()
+				if err := st.Close(); err != nil {
+					b.Fatal(err)
+				}
 				b.StartTimer()
 			}
 			n := float64(benchEvents * b.N)
@@ -231,9 +244,44 @@ func BenchmarkKafkaVsBaseline(b *testing.B) {
 				b.ReportMetric(src.kfake/float64(b.N), "src-kfake-cpu-s/op")
 			}
 			b.ReportMetric(n/float64(commits), "src-ev/commit")
+			b.ReportMetric(n/floor.wall, "floor-ev/s")
+			b.ReportMetric(n/floor.cpu, "floor-ev/cpu-s")
+			b.ReportMetric(floor.cpu/src.cpu, "src/floor-cpu")
 			b.ReportMetric(base.cpu/float64(b.N), "base-cpu-s/op")
 			b.ReportMetric(src.cpu/float64(b.N), "src-cpu-s/op")
 		})
+	}
+}
+
+// floorBatches are the topic's events decoded ahead (10k-event batches), for storeFloor.
+func floorBatches(tb testing.TB, d *dataset.Dataset) []*store.Batch {
+	var out []*store.Batch
+	dec := decode.NewDecoder()
+	for from := 0; from < benchEvents; from += 10_000 {
+		var body []byte
+		for i := from; i < min(from+10_000, benchEvents); i++ {
+			body = append(append(body, benchEvent(i)...), '\n')
+		}
+		b, rej, err := dec.JSON(d, body, decode.FormatNDJSON, 0, decode.Limits{})
+		if err != nil || len(rej) > 0 {
+			tb.Fatalf("decode: %v %v", err, rej)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// storeFloor is what the store alone does with the same events, decoded ahead: positioned
+// writes of 12 batches (120k rows, about the largest commit the source makes) each.
+func storeFloor(tb testing.TB, st *embedded.Store, batches []*store.Batch) {
+	prev := ""
+	for i := 0; i < len(batches); i += 12 {
+		next := strconv.Itoa(i)
+		if _, err := st.WritePositioned(context.Background(), "floor", batches[i:min(i+12, len(batches))],
+			[]store.Position{{Partition: "p", Prev: prev, Next: next}}); err != nil {
+			tb.Fatal(err)
+		}
+		prev = next
 	}
 }
 

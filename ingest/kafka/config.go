@@ -108,8 +108,10 @@ func (t Topic) route() *pipeline.Route {
 // table's partial row group at checkpoints), so a smaller MaxWait means more, smaller
 // commits and more CPU per event at low and medium rates; at high rates batches fill to
 // MaxEvents first and MaxWait does not matter. The default 500ms keeps p99 produce → visible
-// well under a second (BenchmarkFreshness; see BENCHMARKS.md); 100ms gives p99 of about 150ms
-// for five times the commits of a slow stream.
+// under a second (BenchmarkFreshness, BENCHMARKS.md: about 0.55 s at 10k events/s and
+// 0.45-0.8 s at 50k/s on the shared 2-core machine). 100ms gives a p99 of 0.13-0.2 s at 10k
+// events/s, but at 50k/s there its five times as many commits cost more CPU than was spare
+// and p99 rose to 1.25 s: lower it only with CPU to spare.
 type BatchConfig struct {
 	MaxEvents int           `yaml:"maxEvents,omitempty"` // default 10000
 	MaxWait   time.Duration `yaml:"maxWait,omitempty"`   // default 500ms

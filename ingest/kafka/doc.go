@@ -8,25 +8,10 @@
 // batched. A batch is flushed when it holds Batch.MaxEvents records or its oldest record has
 // waited Batch.MaxWait.
 //
-// Reading and committing overlap. The poll loop decodes a flushed batch into a job (its
-// store batches and the positions it moves each partition to) and hands it to a committer
-// goroutine over a bounded queue (16 jobs, about 160k records), then goes on polling and
-// decoding while the store commits. Each job expects the positions the previous one moves
-// to, so the store chains them; the committer merges the jobs queued behind the one it just
-// committed into its next commit (per partition: the first job's expected position, the
-// last one's new position). A store commit has a large fixed cost (the WAL sync; DuckDB
-// rewriting a table's partial row group at each checkpoint, which stops once a commit holds
-// a whole 122,880-row row group that it writes straight to the data file), so under load
-// commits grow towards the bound, and at low rates each batch is committed alone at once.
-// Results come back to whoever holds the source's lock (the poll loop, or a group
-// callback), which alone changes partition state: after a failed commit it waits for
-// every job in flight (those behind it were refused too: their expected positions no
-// longer hold) and then rewinds, as below.
-//
-// A flush is one store transaction (store.PositionedWriter, implemented by store/embedded):
-// the rows of every dataset, the dead letters, and each partition's new position ("topic/p"
-// → next offset) under the source key "kafka:<name>", with the position the consumer expects
-// to be stored. The stored position is the truth (DESIGN §6):
+// A flush is committed in one store transaction (store.PositionedWriter, implemented by
+// store/embedded), possibly together with the flushes queued behind it: the rows of every
+// dataset, the dead letters, and each partition's new position ("topic/p" → next offset)
+// under the source key "kafka:<name>", with the position the consumer expects to be stored. The stored position is the truth (DESIGN §6):
 //
 //   - On assignment (kgo.AdjustFetchOffsetsFn) each partition starts at its stored
 //     position; the group's committed offset is ignored. Without a stored position it starts
@@ -43,6 +28,20 @@
 //     revoke the source flushes, waits for every commit in flight, commits group offsets
 //     synchronously, then forgets the partitions. On loss it does the same: the position
 //     check makes the flush harmless.
+//
+// Reading and committing overlap. The poll loop decodes a flushed batch into a job (its
+// store batches and the positions it moves each partition to) and hands it to a committer
+// goroutine over a bounded queue (16 jobs, about 160k records), then goes on polling and
+// decoding while the store commits. Each job expects the positions the previous one moves
+// to, so the store chains them; the committer merges the jobs queued behind the one it just
+// committed into its next commit (per partition: the first job's expected position, the
+// last one's new position). A store commit has a large fixed cost (the WAL sync, DuckDB's
+// checkpoints), and one that holds a whole 122,880-row row group costs less per row still,
+// so under load commits grow towards the bound, and at low rates each batch is committed
+// alone at once. Results come back to whoever holds the source's lock (the poll loop, or a
+// group callback), which alone changes partition state: after a failed commit it waits for
+// every job in flight (those behind it were refused too: their expected positions no
+// longer hold), then rewinds as above.
 //
 // Dead letters (records that cannot be routed or are refused by validation, empty values,
 // non-UTF-8 payloads, datasets not declared) are rows of a local dataset,
@@ -73,8 +72,8 @@
 //     (sequence numbers are positions as strings).
 //   - Parallel decoding (per partition, or a batch split across GOMAXPROCS): batches are
 //     decoded on the poll loop's goroutine, overlapping the store commit but not each other.
-//     On the 2-core reference machine the commit (DuckDB appender fill on two goroutines,
-//     WAL write, checkpoints) keeps both cores busy and decoding is about a tenth of the CPU
-//     per event (BENCHMARKS.md), so splitting it would add goroutine hand-offs without
-//     shortening the critical path; worth revisiting on machines with more cores.
+//     The store commit (DuckDB appender fill, already on two goroutines, WAL write,
+//     checkpoints) is about two thirds of the CPU per event and the critical path, decoding
+//     about a tenth (BENCHMARKS.md), so on the 2-core reference machine more decoding
+//     goroutines would only compete with the commit; worth revisiting with more cores.
 package kafka

@@ -374,9 +374,9 @@ func (s *Source) addLocked(fp kgo.FetchTopicPartition) {
 // bound is also the largest commit: while commits are the bottleneck (they are: a commit has
 // a large fixed cost, see the package doc) commits grow towards it, and at low rates each
 // batch is committed alone as soon as it is decoded. maxInflightEvents lets a commit pass one
-// DuckDB row group (122,880 rows): DuckDB then writes the full row groups straight to the data
-// file instead of to the WAL and again at the next checkpoint, which costs about a third less
-// CPU per row than 10k-row commits.
+// DuckDB row group (122,880 rows), which DuckDB can write straight to the data file instead of
+// to the WAL and again at a checkpoint: store commits of 130k rows took about a third less CPU
+// per row than commits of 10k (BENCHMARKS.md).
 var (
 	maxInflightJobs   = 16
 	maxInflightEvents = 160_000
