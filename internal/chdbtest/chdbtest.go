@@ -7,16 +7,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/olapgate/olapgate/internal/nodetool"
 )
 
 // DirEnv overrides where the runner (run.js and its node_modules) is; default tools/chdb at
@@ -31,24 +31,11 @@ type Runner struct {
 
 // Find locates node and the runner, with an error saying what is missing and how to install it.
 func Find() (*Runner, error) {
-	node, err := exec.LookPath("node")
+	tool, err := nodetool.Find("chdb", DirEnv, "chdb")
 	if err != nil {
-		return nil, fmt.Errorf("node is not on PATH: %w", err)
+		return nil, err
 	}
-	dir := os.Getenv(DirEnv)
-	if dir == "" {
-		root, err := moduleRoot()
-		if err != nil {
-			return nil, err
-		}
-		dir = filepath.Join(root, "tools", "chdb")
-	}
-	for _, p := range []string{"run.js", filepath.Join("node_modules", "chdb", "package.json")} {
-		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
-			return nil, fmt.Errorf("chdb runner incomplete (run `npm ci` in %s): %w", dir, err)
-		}
-	}
-	return &Runner{node: node, dir: dir}, nil
+	return &Runner{node: tool.Node, dir: tool.Dir}, nil
 }
 
 // Require returns a runner, or skips the test when there is none; under CI=true a missing
@@ -56,31 +43,10 @@ func Find() (*Runner, error) {
 func Require(t testing.TB) *Runner {
 	t.Helper()
 	r, err := Find()
-	if err == nil {
-		return r
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("chdb is required under CI=true (.ci/run installs it): %v", err)
-	}
-	t.Skipf("chdb not available, skipping the ClickHouse SQL check: %v", err)
-	return nil
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
 	if err != nil {
-		return "", fmt.Errorf("find module root: %w", err)
+		nodetool.Missing(t, "chdb", "the ClickHouse SQL check", err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("find module root: no go.mod above the working directory")
-		}
-		dir = parent
-	}
+	return r
 }
 
 // Column is a result column as ClickHouse names and types it.

@@ -21,6 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/olapgate/olapgate/internal/nodetool"
 )
 
 // DirEnv overrides where the launcher (run.js and its node_modules) is; default
@@ -44,41 +46,11 @@ type Launcher struct {
 // Find locates node and the launcher, with an error saying what is missing and how to
 // install it.
 func Find() (*Launcher, error) {
-	node, err := exec.LookPath("node")
+	tool, err := nodetool.Find("kinesalite", DirEnv, "kinesalite")
 	if err != nil {
-		return nil, fmt.Errorf("node is not on PATH: %w", err)
+		return nil, err
 	}
-	dir := os.Getenv(DirEnv)
-	if dir == "" {
-		root, err := moduleRoot()
-		if err != nil {
-			return nil, err
-		}
-		dir = filepath.Join(root, "tools", "kinesalite")
-	}
-	for _, p := range []string{"run.js", filepath.Join("node_modules", "kinesalite", "package.json")} {
-		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
-			return nil, fmt.Errorf("kinesalite launcher incomplete (run `npm ci` in %s): %w", dir, err)
-		}
-	}
-	return &Launcher{node: node, dir: dir}, nil
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("find module root: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("find module root: no go.mod above the working directory")
-		}
-		dir = parent
-	}
+	return &Launcher{node: tool.Node, dir: tool.Dir}, nil
 }
 
 // Server is a running kinesalite.
@@ -194,10 +166,7 @@ func Require(t testing.TB) *Server {
 	t.Helper()
 	l, err := Find()
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("kinesalite is required under CI=true (.ci/run installs it): %v", err)
-		}
-		t.Skipf("kinesalite not available, skipping the Kinesis test: %v", err)
+		nodetool.Missing(t, "kinesalite", "the Kinesis test", err)
 	}
 	s, err := l.Start(context.Background())
 	if err != nil {
