@@ -53,17 +53,18 @@ type Config struct {
 	// that would exceed it is refused with RESOURCE_EXHAUSTED (gRPC) or 429 (HTTP) and a retry
 	// delay, so exporters retry instead of dropping data. Default 256 MiB.
 	MaxBufferBytes int64 `yaml:"maxBufferBytes"`
-	// BatchRows: a table's pending rows are written once they reach BatchRows, or FlushInterval
-	// after the first of them arrived, whichever comes first. Defaults 8192 and 200ms.
+	// BatchRows: with Flush "interval", a table's pending rows are written once they reach
+	// BatchRows, or FlushInterval after the first of them arrived, whichever comes first.
+	// Defaults 8192 and 200ms.
 	BatchRows     int           `yaml:"batchRows"`
 	FlushInterval time.Duration `yaml:"flushInterval"`
-	// Flush says when a table's pending rows are written before they reach BatchRows:
-	// "idle" (the default with the embedded backend): as soon as no other export is being
-	// converted, so an exporter with one request in flight (the SDKs' batch processors, which
-	// wait for each answer) waits only for its own commit, while under load the next group
-	// fills during each write (group commit); FlushInterval then only bounds the wait for
-	// exports being converted. "interval" (the default with backend clickhouse, where every
-	// insert makes a part): FlushInterval after the first of them arrived.
+	// Flush says when a table's pending rows are written: "idle" (the default with the
+	// embedded backend): as soon as the writer is free, so an exporter with one request in
+	// flight (the SDKs' batch processors wait for each answer) waits only for its own commit,
+	// while under load the rows arriving during a write make the next write (group commit);
+	// BatchRows and FlushInterval are then unused. "interval" (the default with backend
+	// clickhouse, where every insert makes a part): once they reach BatchRows, or
+	// FlushInterval after the first of them arrived.
 	Flush string `yaml:"flush"`
 	// WriteTimeout bounds one store write. Default 30s.
 	WriteTimeout time.Duration `yaml:"writeTimeout"`

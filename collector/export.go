@@ -77,13 +77,6 @@ func (c *Collector) export(ctx context.Context, s *sink, st *signalStats, item s
 		st.refused.Add(int64(items))
 		return accepted{}, c.retryLater()
 	}
-	s.begin()
-	converting := true
-	defer func() {
-		if converting { // no rows to add, or conv panicked
-			s.abandon()
-		}
-	}()
 	b := store.NewBatch(s.ds, items)
 	res := conv(b, otelrows.Options{MaxFieldBytes: c.cfg.MaxFieldBytes, Promoted: c.cfg.PromotedAttributes, Deltas: c.deltas})
 	st.rejected.Add(res.Rejected)
@@ -95,7 +88,6 @@ func (c *Collector) export(ctx context.Context, s *sink, st *signalStats, item s
 		// conversion (accepted).
 		return accepted{rejected: res.Rejected, message: res.Message(item)}, nil
 	}
-	converting = false
 	g, err := s.add(b, res.Bytes)
 	if err != nil {
 		st.refused.Add(int64(res.Rows))

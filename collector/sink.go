@@ -72,11 +72,11 @@ func (g *group) wait(ctx context.Context) error {
 	}
 }
 
-// sink batches one table's rows: requests append to the pending group; one goroutine writes a
-// group once it holds batchRows rows, or (idle) once no export is being converted for it, or
-// interval after its first rows, whichever comes first; while a write is in progress, the next
-// group fills (group commit). Requests are answered once their group is committed, so an
-// acknowledged export is durable in the store.
+// sink batches one table's rows: requests append to the pending group; one goroutine writes
+// it, while the next group fills (group commit). In idle mode a group is written as soon as
+// the writer is free; otherwise once it holds batchRows rows or interval has passed since its
+// first rows. Requests are answered once their group is committed, so an acknowledged export
+// is durable in the store.
 type sink struct {
 	st           store.Store
 	ds           *dataset.Dataset
@@ -85,11 +85,7 @@ type sink struct {
 	batchRows    int
 	interval     time.Duration
 	writeTimeout time.Duration
-	idle         bool // write as soon as no export is being converted (Config.Flush "idle")
-
-	// converting counts exports converting rows for this sink, between begin and add (or
-	// abandon): in idle mode the writer waits for them rather than for the interval.
-	converting atomic.Int64
+	idle         bool // write as soon as the writer is free (Config.Flush "idle")
 
 	mu      sync.Mutex
 	pending *group
@@ -117,25 +113,11 @@ func (s *sink) signal() {
 	}
 }
 
-// begin announces an export converting rows for this sink; it ends with add or abandon.
-func (s *sink) begin() { s.converting.Add(1) }
-
-// abandon ends a begin that adds no rows.
-func (s *sink) abandon() {
-	if s.converting.Add(-1) == 0 && s.idle {
-		s.signal()
-	}
-}
-
-// add ends a begin: it queues b's rows (about bytes of memory) and returns the group to wait
-// on. It takes ownership of b.
+// add queues b's rows (about bytes of memory) and returns the group to wait on. It takes
+// ownership of b.
 func (s *sink) add(b *store.Batch, bytes int64) (*group, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.converting.Add(-1) == 0 && s.idle {
-		// The writer may be waiting for this export: the group is complete for now.
-		defer s.signal()
-	}
 	if s.closed {
 		return nil, store.ErrClosed
 	}
@@ -166,7 +148,7 @@ func (s *sink) run() {
 		s.mu.Lock()
 		g, closed, hurry := s.pending, s.closed, s.hurry
 		var linger time.Duration
-		if g != nil && !hurry && g.b.N < s.batchRows && (!s.idle || s.converting.Load() > 0) {
+		if g != nil && !hurry && !s.idle && g.b.N < s.batchRows {
 			linger = s.interval - time.Since(g.first)
 		}
 		s.mu.Unlock()

@@ -1,6 +1,8 @@
 package otelrows
 
 import (
+	"encoding/hex"
+
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/olapgate/olapgate/internal/dataset"
@@ -42,12 +44,24 @@ func AppendTraces(b *store.Batch, td ptrace.Traces, opt Options) Result {
 					res.reject("resource_spans[%d]: resource attributes are %d bytes of JSON, over the %d-byte limit", i, len(resAttrs), limit)
 					continue
 				}
-				scratch = appendMap(scratch[:0], sp.Attributes())
-				attrs := string(scratch)
-				scratch = appendEvents(scratch[:0], sp.Events())
-				events := string(scratch)
-				scratch = appendLinks(scratch[:0], sp.Links())
-				links := string(scratch)
+				// The span's generated text (ids in hex, attributes, events and links as JSON)
+				// is built in one buffer and becomes one string, which the columns slice: one
+				// allocation per span instead of six.
+				parent := sp.ParentSpanID()
+				scratch = hex.AppendEncode(scratch[:0], tid[:])
+				scratch = hex.AppendEncode(scratch, sid[:])
+				if !parent.IsEmpty() {
+					scratch = hex.AppendEncode(scratch, parent[:])
+				}
+				idsEnd := len(scratch)
+				scratch = appendMap(scratch, sp.Attributes())
+				attrsEnd := len(scratch)
+				scratch = appendEvents(scratch, sp.Events())
+				eventsEnd := len(scratch)
+				scratch = appendLinks(scratch, sp.Links())
+				text := string(scratch)
+				traceID, spanID, parentID := text[:32], text[32:48], text[48:idsEnd]
+				attrs, events, links := text[idsEnd:attrsEnd], text[attrsEnd:eventsEnd], text[eventsEnd:]
 				if n := max(len(attrs), len(events), len(links), len(sp.Name()), len(sp.Status().Message()), len(sp.TraceState().AsRaw())); n > limit {
 					res.reject("resource_spans[%d].scope_spans[%d].spans[%d]: a value is %d bytes, over the %d-byte limit", i, j, k, n, limit)
 					continue
@@ -59,9 +73,9 @@ func AppendTraces(b *store.Batch, td ptrace.Traces, opt Options) Result {
 				}
 				c := b.Cols
 				c[SpanTimestamp].Times = append(c[SpanTimestamp].Times, micros(start))
-				c[SpanTraceID].Strings = append(c[SpanTraceID].Strings, tid.String())
-				c[SpanSpanID].Strings = append(c[SpanSpanID].Strings, sid.String())
-				c[SpanParentSpanID].Strings = append(c[SpanParentSpanID].Strings, sp.ParentSpanID().String())
+				c[SpanTraceID].Strings = append(c[SpanTraceID].Strings, traceID)
+				c[SpanSpanID].Strings = append(c[SpanSpanID].Strings, spanID)
+				c[SpanParentSpanID].Strings = append(c[SpanParentSpanID].Strings, parentID)
 				c[SpanTraceState].Strings = append(c[SpanTraceState].Strings, sp.TraceState().AsRaw())
 				c[SpanName].Strings = append(c[SpanName].Strings, sp.Name())
 				c[SpanKind].Strings = append(c[SpanKind].Strings, sp.Kind().String())
