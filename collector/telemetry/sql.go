@@ -121,29 +121,76 @@ func selectList(cols []store.ResultColumn) string {
 	return b.String()
 }
 
-// traceSpans: a trace's spans, within [lo, hi] when bounded (the lookup table had the trace),
-// by start time; limit+1 rows so the caller can tell the trace was cut.
-func (duckSQL) traceSpans(traceID string, lo, hi time.Time, bounded bool, limit int) store.Statement {
+// traceSpans: a trace's spans, within [lo, hi] when bounded (the lookup table had the trace);
+// limit+1 rows so the caller can tell the trace was cut: the first by start time when ordered,
+// else any (see GetTrace). Packed (packed.go): the fields of spanRecord, without the trace id
+// (the one asked for).
+func (duckSQL) traceSpans(traceID string, lo, hi time.Time, bounded bool, limit int, ordered bool) store.Statement {
 	where := q("TraceId") + " = " + traceIDLit(traceID)
 	if bounded {
 		where += " AND " + q("Timestamp") + " BETWEEN " + ts(lo) + " AND " + ts(hi)
 	}
-	return store.Statement{
-		SQL: "SELECT " + selectList(spanColumns) + " FROM " + q(otelrows.TracesTable) + " WHERE " + where +
-			" ORDER BY " + q("Timestamp") + ", " + q("SpanId") + " LIMIT " + strconv.Itoa(limit+1),
-		Output: spanColumns,
+	fields := []string{packNum("epoch_us(" + q("Timestamp") + ")"), packNum(q("Duration"))}
+	for _, c := range spanTextColumns {
+		fields = append(fields, packText(q(c)))
 	}
+	return packedStatement("SELECT "+selectList(spanColumns)+" FROM "+q(otelrows.TracesTable)+" WHERE "+where+
+		orderBy(ordered, q("Timestamp")+", "+q("SpanId"))+" LIMIT "+strconv.Itoa(limit+1), fields)
 }
 
-// traceLogs: the log records of a trace within [lo, hi], by time.
-func (duckSQL) traceLogs(traceID string, lo, hi time.Time, limit int) store.Statement {
-	return store.Statement{
-		SQL: "SELECT " + selectList(traceLogColumns) + " FROM " + q(otelrows.LogsTable) +
-			" WHERE " + q("TraceId") + " = " + traceIDLit(traceID) + " AND " + q("Timestamp") + " BETWEEN " + ts(lo) + " AND " + ts(hi) +
-			" ORDER BY " + q("Timestamp") + " LIMIT " + strconv.Itoa(limit+1),
-		Output: traceLogColumns,
+func orderBy(ordered bool, keys string) string {
+	if !ordered {
+		return ""
 	}
+	return " ORDER BY " + keys
 }
+
+// readSpans reads traceSpans' packed rows.
+func (duckSQL) readSpans(res *store.Result, traceID string) ([]spanRecord, error) {
+	out := make([]spanRecord, 0, packedRows(res))
+	err := unpack(res, func(u *unpacker) {
+		r := spanRecord{start: u.time(), duration: u.int(), traceID: traceID}
+		for _, f := range r.texts() {
+			*f = u.text()
+		}
+		out = append(out, r)
+	})
+	return out, err
+}
+
+// traceLogs: the log records of a trace within [lo, hi]; limit+1 rows, the first by time when
+// ordered, else any. Packed: the fields of traceLogRecord.
+func (duckSQL) traceLogs(traceID string, lo, hi time.Time, limit int, ordered bool) store.Statement {
+	var fields []string
+	for _, c := range traceLogColumns {
+		switch c.Type {
+		case store.TypeTimestamp:
+			fields = append(fields, packNum("epoch_us("+q(c.Name)+")"))
+		case store.TypeInt64:
+			fields = append(fields, packNum(q(c.Name)))
+		default:
+			fields = append(fields, packText(q(c.Name)))
+		}
+	}
+	return packedStatement("SELECT "+selectList(traceLogColumns)+" FROM "+q(otelrows.LogsTable)+
+		" WHERE "+q("TraceId")+" = "+traceIDLit(traceID)+" AND "+q("Timestamp")+" BETWEEN "+ts(lo)+" AND "+ts(hi)+
+		orderBy(ordered, q("Timestamp"))+" LIMIT "+strconv.Itoa(limit+1), fields)
+}
+
+// readTraceLogs reads traceLogs' packed rows.
+func (duckSQL) readTraceLogs(res *store.Result) ([]traceLogRecord, error) {
+	out := make([]traceLogRecord, 0, packedRows(res))
+	err := unpack(res, func(u *unpacker) {
+		out = append(out, traceLogRecord{
+			time: u.time(), spanID: u.text(), traceFlags: u.int(), severityText: u.text(), severityNumber: u.int(),
+			service: u.text(), body: u.text(), attributes: u.text(), eventName: u.text(),
+		})
+	})
+	return out, err
+}
+
+// bound is the instant a time bound in these statements stands for: ts keeps microseconds.
+func (duckSQL) bound(t time.Time) time.Time { return time.UnixMicro(t.UnixMicro()).UTC() }
 
 // attrPath is the JSON path of a top-level attribute key. Keys with '"' or '\' are refused
 // before they get here (validAttrKey).

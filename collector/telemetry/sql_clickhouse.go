@@ -120,25 +120,51 @@ var chSpanSelect = strings.Join([]string{
 		"'Tuple(TraceId String, SpanId String, TraceState String, Attributes Map(String, String))'), `Links.TraceId`, `Links.SpanId`, `Links.TraceState`, `Links.Attributes`))",
 }, ", ")
 
-func (c chSQL) traceSpans(traceID string, lo, hi time.Time, bounded bool, limit int) store.Statement {
+func (c chSQL) traceSpans(traceID string, lo, hi time.Time, bounded bool, limit int, ordered bool) store.Statement {
 	where := "TraceId = " + chString(traceID)
 	if bounded {
 		where += " AND Timestamp BETWEEN " + chTime(lo) + " AND " + chTime(hi)
 	}
 	return store.Statement{
-		SQL:    "SELECT " + chSpanSelect + " FROM " + c.traces + " WHERE " + where + " ORDER BY Timestamp, SpanId LIMIT " + strconv.Itoa(limit+1),
+		SQL:    "SELECT " + chSpanSelect + " FROM " + c.traces + " WHERE " + where + orderBy(ordered, "Timestamp, SpanId") + " LIMIT " + strconv.Itoa(limit+1),
 		Output: spanColumns,
 	}
 }
 
-func (c chSQL) traceLogs(traceID string, lo, hi time.Time, limit int) store.Statement {
+func (c chSQL) traceLogs(traceID string, lo, hi time.Time, limit int, ordered bool) store.Statement {
 	return store.Statement{
 		SQL: "SELECT " + chTS + ", SpanId, toInt64(TraceFlags), toString(SeverityText), toInt64(SeverityNumber), toString(ServiceName), Body, " +
 			"toJSONString(LogAttributes), EventName FROM " + c.logs +
 			" WHERE TraceId = " + chString(traceID) + " AND Timestamp BETWEEN " + chTime(lo) + " AND " + chTime(hi) +
-			" ORDER BY Timestamp LIMIT " + strconv.Itoa(limit+1),
+			orderBy(ordered, "Timestamp") + " LIMIT " + strconv.Itoa(limit+1),
 		Output: traceLogColumns,
 	}
+}
+
+func (chSQL) readSpans(res *store.Result, _ string) ([]spanRecord, error) {
+	out := make([]spanRecord, len(res.Rows))
+	for i, row := range res.Rows {
+		out[i] = spanRecordFromRow(row)
+	}
+	return out, nil
+}
+
+func (chSQL) readTraceLogs(res *store.Result) ([]traceLogRecord, error) {
+	out := make([]traceLogRecord, len(res.Rows))
+	for i, row := range res.Rows {
+		out[i] = traceLogRecordFromRow(row)
+	}
+	return out, nil
+}
+
+// bound is the instant a time bound in these statements stands for: chTime clamps.
+func (chSQL) bound(t time.Time) time.Time {
+	if t.Before(chMinTime) {
+		return chMinTime
+	} else if t.After(chMaxTime) {
+		return chMaxTime
+	}
+	return t
 }
 
 // attrMatch: the item's map, else the resource's, has the key with the value.

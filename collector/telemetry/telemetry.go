@@ -82,14 +82,25 @@ type Service struct {
 	cfg Config
 	sql dialect
 	now func() time.Time
+	// logsBesideSpans: GetTrace reads a trace's logs beside its spans (embedded store only;
+	// measured there, and the ClickHouse store's chdb test double serves one statement at a
+	// time).
+	logsBesideSpans bool
 }
 
 // dialect builds the service's statements: duckSQL for the embedded store, chSQL for the
 // ClickHouse exporter's tables.
 type dialect interface {
 	traceBounds(traceID string) store.Statement
-	traceSpans(traceID string, lo, hi time.Time, bounded bool, limit int) store.Statement
-	traceLogs(traceID string, lo, hi time.Time, limit int) store.Statement
+	// traceSpans and traceLogs read limit+1 rows: the first in time order when ordered, else
+	// any (in any order).
+	traceSpans(traceID string, lo, hi time.Time, bounded bool, limit int, ordered bool) store.Statement
+	traceLogs(traceID string, lo, hi time.Time, limit int, ordered bool) store.Statement
+	readSpans(res *store.Result, traceID string) ([]spanRecord, error)
+	readTraceLogs(res *store.Result) ([]traceLogRecord, error)
+	// bound is the instant a time bound in the dialect's statements stands for (they may keep
+	// less precision than time.Time, or clamp).
+	bound(t time.Time) time.Time
 	matchingTraces(f *TraceFilter, from, to time.Time) store.Statement
 	tracesBounds(ids []string) store.Statement
 	traceSummaries(ids []string, lo, hi time.Time) store.Statement
@@ -108,7 +119,7 @@ func New(st store.Store, cfg Config) *Service {
 	for _, k := range cfg.PromotedAttributes {
 		sql.promoted[k] = otelrows.PromotedColumn(k)
 	}
-	return &Service{st: st, cfg: cfg.withDefaults(), sql: sql, now: time.Now}
+	return &Service{st: st, cfg: cfg.withDefaults(), sql: sql, now: time.Now, logsBesideSpans: true}
 }
 
 var _ olapgatev1.TelemetryServiceServer = (*Service)(nil)
@@ -147,6 +158,14 @@ func (s *Service) query(ctx context.Context, st store.Statement, what string) (*
 }
 
 // GetTrace implements TelemetryService.
+//
+// With the trace's range from the lookup table, the embedded store reads the spans and the
+// logs at once: the logs over a range guessed from the lookup (its End is the last span start,
+// not end), then cut to the range the spans give, [first start − LogSlack, last end +
+// LogSlack]. A trace whose spans end past the guess has its logs read again over that range,
+// as does one whose cut dropped early logs from a read that hit the limit, so the answer is
+// the one reading the logs after the spans gives. At 10M spans that took 5-8 ms off the
+// median of a 1,000-span, 5,000-log trace (BENCHMARKS.md).
 func (s *Service) GetTrace(ctx context.Context, req *olapgatev1.GetTraceRequest) (*olapgatev1.GetTraceResponse, error) {
 	id, err := ParseTraceID("trace_id", req.GetTraceId())
 	if err != nil {
@@ -156,25 +175,30 @@ func (s *Service) GetTrace(ctx context.Context, req *olapgatev1.GetTraceRequest)
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.query(ctx, s.sql.traceSpans(id, lo, hi, bounded, s.cfg.MaxTraceSpans), "read trace spans")
+	var early *earlyLogs
+	if bounded && s.logsBesideSpans {
+		early = s.readLogsEarly(ctx, id, lo.Add(-s.cfg.LogSlack), hi.Add(2*s.cfg.LogSlack))
+		defer early.cancel() // and wait: no statement outlives the call
+	}
+	recs, err := s.readSpans(ctx, id, lo, hi, bounded)
 	if err != nil {
 		return nil, err
 	}
-	if len(res.Rows) == 0 {
+	if len(recs) == 0 {
 		return nil, status.Errorf(codes.NotFound, "trace %s not found", id)
 	}
 	out := &olapgatev1.GetTraceResponse{TraceId: id}
-	if len(res.Rows) > s.cfg.MaxTraceSpans {
-		res.Rows = res.Rows[:s.cfg.MaxTraceSpans]
+	if len(recs) > s.cfg.MaxTraceSpans {
+		recs = recs[:s.cfg.MaxTraceSpans]
 		out.Truncated = true
 	}
 	js := structs{}
-	spans := make([]*olapgatev1.Span, 0, len(res.Rows))
+	spans := make([]*olapgatev1.Span, 0, len(recs))
 	var first, last time.Time
-	for i, row := range res.Rows {
-		sp := spanFromRow(row, js)
+	for i := range recs {
+		sp := recs[i].span(js)
 		spans = append(spans, sp)
-		start, end := sp.StartTime.AsTime(), sp.EndTime.AsTime()
+		start, end := recs[i].start, recs[i].end()
 		if i == 0 || start.Before(first) {
 			first = start
 		}
@@ -189,21 +213,28 @@ func (s *Service) GetTrace(ctx context.Context, req *olapgatev1.GetTraceRequest)
 	out.StartTime, out.EndTime = timestamppb.New(first), timestamppb.New(last)
 	out.DurationNanos = last.Sub(first).Nanoseconds()
 
-	logRes, err := s.query(ctx, s.sql.traceLogs(id, first.Add(-s.cfg.LogSlack), last.Add(s.cfg.LogSlack), s.cfg.MaxTraceLogs), "read trace logs")
+	logLo, logHi := first.Add(-s.cfg.LogSlack), last.Add(s.cfg.LogSlack)
+	var logs []traceLogRecord
+	if early != nil {
+		logs, err = early.within(s.sql.bound(logLo), s.sql.bound(logHi), s.cfg.MaxTraceLogs)
+	}
+	if early == nil || errors.Is(err, errReadAgain) {
+		logs, err = s.readLogs(ctx, id, logLo, logHi)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if len(logRes.Rows) > s.cfg.MaxTraceLogs {
-		logRes.Rows = logRes.Rows[:s.cfg.MaxTraceLogs]
+	if len(logs) > s.cfg.MaxTraceLogs {
+		logs = logs[:s.cfg.MaxTraceLogs]
 		out.Truncated = true
 	}
-	out.LogCount = int64(len(logRes.Rows))
+	out.LogCount = int64(len(logs))
 	bySpan := make(map[string]*olapgatev1.Span, len(spans))
 	for _, sp := range spans {
 		bySpan[sp.SpanId] = sp
 	}
-	for _, row := range logRes.Rows {
-		lr := traceLogFromRow(row, id, js)
+	for i := range logs {
+		lr := logs[i].record(id, js)
 		if sp, ok := bySpan[lr.SpanId]; ok && lr.SpanId != "" {
 			sp.Logs = append(sp.Logs, lr)
 		} else {
@@ -212,6 +243,121 @@ func (s *Service) GetTrace(ctx context.Context, req *olapgatev1.GetTraceRequest)
 	}
 	out.Spans = treeOrder(spans)
 	return out, nil
+}
+
+// A trace's spans and logs are read without ORDER BY (sorting them costs DuckDB more than it
+// costs Go), LIMIT limit+1, and sorted here. Only when that finds more than the limit, so the
+// first limit by time are needed, is the read repeated in order.
+
+// readSpans reads a trace's spans (see traceSpans), in time order.
+func (s *Service) readSpans(ctx context.Context, id string, lo, hi time.Time, bounded bool) ([]spanRecord, error) {
+	read := func(ordered bool) ([]spanRecord, error) {
+		res, err := s.query(ctx, s.sql.traceSpans(id, lo, hi, bounded, s.cfg.MaxTraceSpans, ordered), "read trace spans")
+		if err != nil {
+			return nil, err
+		}
+		recs, err := s.sql.readSpans(res, id)
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "read trace spans: %v", err)
+		}
+		return recs, nil
+	}
+	recs, err := read(false)
+	if err == nil && len(recs) > s.cfg.MaxTraceSpans {
+		recs, err = read(true)
+	}
+	sort.SliceStable(recs, func(i, j int) bool {
+		if a, b := recs[i].start, recs[j].start; !a.Equal(b) {
+			return nullsLast(a, b)
+		}
+		return recs[i].spanID < recs[j].spanID
+	})
+	return recs, err
+}
+
+// readLogs reads a trace's logs within [lo, hi] (see traceLogs), in time order.
+func (s *Service) readLogs(ctx context.Context, id string, lo, hi time.Time) ([]traceLogRecord, error) {
+	read := func(ordered bool) ([]traceLogRecord, error) {
+		res, err := s.query(ctx, s.sql.traceLogs(id, lo, hi, s.cfg.MaxTraceLogs, ordered), "read trace logs")
+		if err != nil {
+			return nil, err
+		}
+		logs, err := s.sql.readTraceLogs(res)
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "read trace logs: %v", err)
+		}
+		return logs, nil
+	}
+	logs, err := read(false)
+	if err == nil && len(logs) > s.cfg.MaxTraceLogs {
+		logs, err = read(true)
+	}
+	sort.SliceStable(logs, func(i, j int) bool { return nullsLast(logs[i].time, logs[j].time) })
+	return logs, err
+}
+
+// nullsLast orders times as ORDER BY does, a NULL (read as the zero time) last.
+func nullsLast(a, b time.Time) bool {
+	if a.IsZero() || b.IsZero() {
+		return !a.IsZero() && b.IsZero()
+	}
+	return a.Before(b)
+}
+
+// earlyLogs is a read of a trace's logs over [lo, hi], running beside the spans' read.
+type earlyLogs struct {
+	lo, hi time.Time // as the statement bounds them
+	stop   context.CancelFunc
+	done   chan struct{}
+	logs   []traceLogRecord
+	err    error
+}
+
+func (s *Service) readLogsEarly(ctx context.Context, id string, lo, hi time.Time) *earlyLogs {
+	ctx, stop := context.WithCancel(ctx)
+	e := &earlyLogs{lo: s.sql.bound(lo), hi: s.sql.bound(hi), stop: stop, done: make(chan struct{})}
+	go func() {
+		defer close(e.done)
+		e.logs, e.err = s.readLogs(ctx, id, lo, hi)
+	}()
+	return e
+}
+
+func (e *earlyLogs) cancel() {
+	e.stop()
+	<-e.done
+}
+
+// errReadAgain: the early read cannot give the logs of the range asked for.
+var errReadAgain = errors.New("read the logs again")
+
+// within waits for the read and returns its logs within [lo, hi] (as the statements bound
+// them), or errReadAgain when those are not all among what it read: the range reaches outside
+// the read's, or the read hit the limit (it returned limit+1 logs) and logs before lo took
+// places that logs within the range may have needed.
+func (e *earlyLogs) within(lo, hi time.Time, limit int) ([]traceLogRecord, error) {
+	<-e.done
+	if e.err != nil {
+		return nil, e.err
+	}
+	if lo.Before(e.lo) || hi.After(e.hi) {
+		return nil, errReadAgain
+	}
+	logs := e.logs
+	i := 0
+	for i < len(logs) && logs[i].time.Before(lo) {
+		i++
+	}
+	if i > 0 && len(logs) > limit {
+		return nil, errReadAgain
+	}
+	// The logs are in time order: those after hi are at the end, and if the read was cut,
+	// every log of the range comes before the first of them.
+	j := len(logs)
+	for j > i && logs[j-1].time.After(hi) {
+		j--
+	}
+	return logs[i:j], nil
 }
 
 // bounds reads a trace's span start range from the lookup table; bounded is false when the
@@ -304,8 +450,7 @@ type structs map[string]*structpb.Struct
 
 // get parses a JSON object column; text that is not an object (a table written by another
 // tool) yields nil rather than failing the whole answer.
-func (c structs) get(v any) *structpb.Struct {
-	s := str(v)
+func (c structs) get(s string) *structpb.Struct {
 	if s == "" || s == "{}" {
 		return nil
 	}
@@ -320,64 +465,115 @@ func (c structs) get(v any) *structpb.Struct {
 	return st
 }
 
-func spanFromRow(row []any, js structs) *olapgatev1.Span {
+// spanRecord is a span as GetTrace reads it.
+type spanRecord struct {
+	start    time.Time
+	duration int64 // nanoseconds
+	traceID  string
+	// The text fields, in spanTextColumns order (texts).
+	spanID, parentSpanID, traceState, name, kind, service, resourceAttributes, scopeName, scopeVersion,
+	attributes, statusCode, statusMessage, events, links string
+}
+
+// spanTextColumns are the columns of spanRecord's text fields, but the trace id, in texts order.
+var spanTextColumns = [...]string{"SpanId", "ParentSpanId", "TraceState", "SpanName", "SpanKind", "ServiceName",
+	"ResourceAttributes", "ScopeName", "ScopeVersion", "SpanAttributes", "StatusCode", "StatusMessage", "Events", "Links"}
+
+func (r *spanRecord) texts() [len(spanTextColumns)]*string {
+	return [...]*string{&r.spanID, &r.parentSpanID, &r.traceState, &r.name, &r.kind, &r.service,
+		&r.resourceAttributes, &r.scopeName, &r.scopeVersion, &r.attributes, &r.statusCode, &r.statusMessage, &r.events, &r.links}
+}
+
+func (r *spanRecord) end() time.Time { return r.start.Add(time.Duration(r.duration)) }
+
+// spanRecordFromRow reads a row of spanColumns.
+func spanRecordFromRow(row []any) spanRecord {
 	start, _ := row[0].(time.Time)
-	dur := i64(row[12])
+	return spanRecord{
+		start: start, duration: i64(row[12]), traceID: str(row[1]),
+		spanID: str(row[2]), parentSpanID: str(row[3]), traceState: str(row[4]), name: str(row[5]), kind: str(row[6]),
+		service: str(row[7]), resourceAttributes: str(row[8]), scopeName: str(row[9]), scopeVersion: str(row[10]),
+		attributes: str(row[11]), statusCode: str(row[13]), statusMessage: str(row[14]), events: str(row[15]), links: str(row[16]),
+	}
+}
+
+func (r *spanRecord) span(js structs) *olapgatev1.Span {
 	sp := &olapgatev1.Span{
-		StartTime:          timestamppb.New(start),
-		EndTime:            timestamppb.New(start.Add(time.Duration(dur))),
-		DurationNanos:      dur,
-		TraceId:            str(row[1]),
-		SpanId:             str(row[2]),
-		ParentSpanId:       str(row[3]),
-		TraceState:         str(row[4]),
-		Name:               str(row[5]),
-		Kind:               str(row[6]),
-		ServiceName:        str(row[7]),
-		ResourceAttributes: js.get(row[8]),
-		ScopeName:          str(row[9]),
-		ScopeVersion:       str(row[10]),
-		Attributes:         js.get(row[11]),
-		StatusCode:         str(row[13]),
-		StatusMessage:      str(row[14]),
+		StartTime:          timestamppb.New(r.start),
+		EndTime:            timestamppb.New(r.end()),
+		DurationNanos:      r.duration,
+		TraceId:            r.traceID,
+		SpanId:             r.spanID,
+		ParentSpanId:       r.parentSpanID,
+		TraceState:         r.traceState,
+		Name:               r.name,
+		Kind:               r.kind,
+		ServiceName:        r.service,
+		ResourceAttributes: js.get(r.resourceAttributes),
+		ScopeName:          r.scopeName,
+		ScopeVersion:       r.scopeVersion,
+		Attributes:         js.get(r.attributes),
+		StatusCode:         r.statusCode,
+		StatusMessage:      r.statusMessage,
 	}
-	var events []struct {
-		Timestamp  time.Time
-		Name       string
-		Attributes json.RawMessage
-	}
-	if err := json.Unmarshal([]byte(str(row[15])), &events); err == nil {
-		for _, e := range events {
-			sp.Events = append(sp.Events, &olapgatev1.SpanEvent{Time: timestamppb.New(e.Timestamp), Name: e.Name, Attributes: js.get(string(e.Attributes))})
+	// Most spans have neither; "[]" would cost encoding/json a reflective decode each.
+	if r.events != "[]" && r.events != "" {
+		var events []struct {
+			Timestamp  time.Time
+			Name       string
+			Attributes json.RawMessage
+		}
+		if err := json.Unmarshal([]byte(r.events), &events); err == nil {
+			for _, e := range events {
+				sp.Events = append(sp.Events, &olapgatev1.SpanEvent{Time: timestamppb.New(e.Timestamp), Name: e.Name, Attributes: js.get(string(e.Attributes))})
+			}
 		}
 	}
-	var links []struct {
-		TraceID    string `json:"TraceId"`
-		SpanID     string `json:"SpanId"`
-		TraceState string
-		Attributes json.RawMessage
-	}
-	if err := json.Unmarshal([]byte(str(row[16])), &links); err == nil {
-		for _, l := range links {
-			sp.Links = append(sp.Links, &olapgatev1.SpanLink{TraceId: l.TraceID, SpanId: l.SpanID, TraceState: l.TraceState, Attributes: js.get(string(l.Attributes))})
+	if r.links != "[]" && r.links != "" {
+		var links []struct {
+			TraceID    string `json:"TraceId"`
+			SpanID     string `json:"SpanId"`
+			TraceState string
+			Attributes json.RawMessage
+		}
+		if err := json.Unmarshal([]byte(r.links), &links); err == nil {
+			for _, l := range links {
+				sp.Links = append(sp.Links, &olapgatev1.SpanLink{TraceId: l.TraceID, SpanId: l.SpanID, TraceState: l.TraceState, Attributes: js.get(string(l.Attributes))})
+			}
 		}
 	}
 	return sp
 }
 
-// traceLogFromRow reads a row of traceLogColumns.
-func traceLogFromRow(row []any, traceID string, js structs) *olapgatev1.LogRecord {
+// traceLogRecord is a log record as GetTrace reads it (traceLogColumns).
+type traceLogRecord struct {
+	time                                time.Time
+	spanID, severityText, service, body string
+	attributes, eventName               string
+	traceFlags, severityNumber          int64
+}
+
+// traceLogRecordFromRow reads a row of traceLogColumns.
+func traceLogRecordFromRow(row []any) traceLogRecord {
+	t, _ := row[0].(time.Time)
+	return traceLogRecord{
+		time: t, spanID: str(row[1]), traceFlags: i64(row[2]), severityText: str(row[3]), severityNumber: i64(row[4]),
+		service: str(row[5]), body: str(row[6]), attributes: str(row[7]), eventName: str(row[8]),
+	}
+}
+
+func (r *traceLogRecord) record(traceID string, js structs) *olapgatev1.LogRecord {
 	return &olapgatev1.LogRecord{
-		Time:           tsOf(row[0]),
+		Time:           timestamppb.New(r.time),
 		TraceId:        traceID,
-		SpanId:         str(row[1]),
-		TraceFlags:     int32(i64(row[2])),
-		SeverityText:   str(row[3]),
-		SeverityNumber: int32(i64(row[4])),
-		ServiceName:    str(row[5]),
-		Body:           str(row[6]),
-		Attributes:     js.get(row[7]),
-		EventName:      str(row[8]),
+		SpanId:         r.spanID,
+		TraceFlags:     int32(r.traceFlags),
+		SeverityText:   r.severityText,
+		SeverityNumber: int32(r.severityNumber),
+		ServiceName:    r.service,
+		Body:           r.body,
+		Attributes:     js.get(r.attributes),
+		EventName:      r.eventName,
 	}
 }
 
@@ -394,8 +590,27 @@ func logFromRow(row []any, js structs) *olapgatev1.LogRecord {
 		Body:               str(row[7]),
 		ScopeName:          str(row[8]),
 		ScopeVersion:       str(row[9]),
-		Attributes:         js.get(row[10]),
-		ResourceAttributes: js.get(row[11]),
+		Attributes:         js.get(str(row[10])),
+		ResourceAttributes: js.get(str(row[11])),
 		EventName:          str(row[12]),
 	}
+}
+
+// TraceStatements returns the statements GetTrace runs for traceID, with the time bounds it
+// would use (for a trace in the lookup table, the logs' read beside the spans'), so benchmarks
+// can time and EXPLAIN them one by one.
+func (s *Service) TraceStatements(ctx context.Context, traceID string) ([]store.Statement, error) {
+	id, err := ParseTraceID("trace_id", traceID)
+	if err != nil {
+		return nil, err
+	}
+	lo, hi, bounded, err := s.bounds(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := []store.Statement{s.sql.traceBounds(id), s.sql.traceSpans(id, lo, hi, bounded, s.cfg.MaxTraceSpans, false)}
+	if bounded && s.logsBesideSpans {
+		out = append(out, s.sql.traceLogs(id, lo.Add(-s.cfg.LogSlack), hi.Add(2*s.cfg.LogSlack), s.cfg.MaxTraceLogs, false))
+	}
+	return out, nil
 }

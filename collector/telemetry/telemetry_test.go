@@ -2,6 +2,8 @@ package telemetry
 
 import (
 	"encoding/json"
+	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
+	"github.com/olapgate/olapgate/store"
 )
 
 // The queries themselves run against the real store in the collector package's end-to-end
@@ -133,4 +136,81 @@ func FuzzParseJSONObject(f *testing.F) {
 			t.Fatalf("%q: got %v, want %v", s, got, want)
 		}
 	})
+}
+
+func TestUnpack(t *testing.T) {
+	res := func(packed any, n int64) *store.Result { return &store.Result{Rows: [][]any{{packed, n}}} }
+	var got []traceLogRecord
+	read := func(u *unpacker) {
+		got = append(got, traceLogRecord{time: u.time(), spanID: u.text(), traceFlags: u.int(), body: u.text()})
+	}
+	// A body holding the packing's own characters, a NULL time and number, multi-byte text.
+	if err := unpack(res("1795262400000001:2:ab1:6:1:2:é:0::3:x:y", 2), read); err != nil {
+		t.Fatal(err)
+	}
+	want := []traceLogRecord{
+		{time: time.UnixMicro(1795262400000001).UTC(), spanID: "ab", traceFlags: 1, body: "1:2:é"},
+		{spanID: "", traceFlags: 0, body: "x:y"},
+	}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	for _, bad := range []*store.Result{
+		res("1:2:ab", 1), res("1:9:ab1:1:x", 1), res("x:2:ab1:1:x", 1), res("1:2:ab1:1:x", 2), res(nil, 1), {Rows: nil},
+	} {
+		got = nil
+		if err := unpack(bad, read); err == nil {
+			t.Errorf("%v: no error", bad.Rows)
+		}
+	}
+	got = nil
+	if err := unpack(res(nil, 0), read); err != nil || len(got) != 0 {
+		t.Errorf("no rows: %v, %v", got, err)
+	}
+}
+
+func TestEarlyLogsWithin(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0).UTC()
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	logs := func(ss ...int) []traceLogRecord {
+		out := make([]traceLogRecord, len(ss))
+		for i, s := range ss {
+			out[i] = traceLogRecord{time: at(s), body: strconv.Itoa(s)}
+		}
+		return out
+	}
+	body := func(ls []traceLogRecord) string {
+		var b []string
+		for _, l := range ls {
+			b = append(b, l.body)
+		}
+		return strings.Join(b, ",")
+	}
+	for _, tc := range []struct {
+		read          []traceLogRecord
+		lo, hi, limit int
+		want          string // "again": errReadAgain
+	}{
+		{logs(0, 1, 5, 9, 10), 1, 9, 10, "1,5,9"},
+		{logs(0, 1, 5, 9, 10), 0, 10, 10, "0,1,5,9,10"},
+		{logs(0, 1, 5, 9, 10), -1, 9, 10, "again"}, // range starts before the read's
+		{logs(0, 1, 5, 9, 10), 1, 11, 10, "again"}, // and ends after
+		{logs(0, 1, 5), 1, 9, 2, "again"},          // cut (3 = limit+1) after dropping an early log
+		{logs(1, 5, 9), 1, 9, 2, "1,5,9"},          // cut, nothing dropped: the caller truncates
+		{logs(1, 5, 9), 1, 4, 2, "1"},              // cut past hi: everything within was read
+		{logs(), 1, 9, 2, ""},
+	} {
+		e := &earlyLogs{lo: at(0), hi: at(10), done: make(chan struct{}), logs: tc.read}
+		close(e.done)
+		got, err := e.within(at(tc.lo), at(tc.hi), tc.limit)
+		g := body(got)
+		if errors.Is(err, errReadAgain) {
+			g = "again"
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if g != tc.want {
+			t.Errorf("read %s, within [%d, %d] limit %d: %q, want %q", body(tc.read), tc.lo, tc.hi, tc.limit, g, tc.want)
+		}
+	}
 }
