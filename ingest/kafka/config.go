@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/olapgate/olapgate/ingest/pipeline"
+	"github.com/olapgate/olapgate/internal/dataset"
 )
 
 // Defaults for zero Config fields.
@@ -45,7 +46,8 @@ const (
 // fields take the documented defaults.
 type Config struct {
 	// Name identifies the source; its stored positions are kept under "kafka:<name>", so
-	// renaming a source starts it over from StartOffset.
+	// renaming a source starts it over from StartOffset. Into ClickHouse, it is part of the
+	// insert tokens.
 	Name string `yaml:"name"`
 	// Brokers are seed brokers, host:port.
 	Brokers []string `yaml:"brokers"`
@@ -56,7 +58,8 @@ type Config struct {
 	// Topics maps each topic to its dataset, or routes it by an event-type field.
 	Topics []Topic `yaml:"topics"`
 	// StartOffset is where a partition with no stored position starts: earliest (default) or
-	// latest. Committed group offsets are not consulted: the store's position is the truth.
+	// latest. Into the embedded store, committed group offsets are not consulted (the store's
+	// position is the truth); into ClickHouse they are the positions.
 	StartOffset string `yaml:"startOffset,omitempty"`
 	// Batch bounds how long records wait before they are committed to the store.
 	Batch BatchConfig `yaml:"batch,omitempty"`
@@ -117,9 +120,10 @@ type BatchConfig struct {
 	MaxWait   time.Duration `yaml:"maxWait,omitempty"`   // default 500ms
 }
 
-// DeadLetterConfig names the dead-letter destination. Dead letters are rows of a local
-// dataset (pipeline.DeadLetterDataset), committed in the same transaction as the rows and
-// positions of their batch, so they too are stored exactly once.
+// DeadLetterConfig names the dead-letter destination. Dead letters are rows of a dataset
+// (pipeline.DeadLetterDataset) on the source's backend: in the embedded store, committed in
+// the same transaction as the rows and positions of their batch; on ClickHouse, a table
+// inserted with the tokens of their range. Either way they are stored exactly once.
 type DeadLetterConfig struct {
 	// Dataset is the dead-letter dataset's name. Default olapgate_deadletter.
 	Dataset string `yaml:"dataset,omitempty"`
@@ -233,14 +237,18 @@ func (c *Config) Validate(known func(string) bool) error {
 	if _, err := pipeline.DeadLetterDataset(c.DeadLetter.Dataset); err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
-	t := c.TLS
+	return ValidateSecurity(where, c.TLS, c.SASL)
+}
+
+// ValidateSecurity checks TLS and SASL settings for a Kafka client other than a source (the
+// Pinot sink's producers); where prefixes the errors.
+func ValidateSecurity(where string, t TLSConfig, s SASLConfig) error {
 	if !t.Enabled && (t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != "" || t.InsecureSkipVerify) {
 		return fmt.Errorf("%s: tls: settings given but enabled is false", where)
 	}
 	if (t.CertFile == "") != (t.KeyFile == "") {
 		return fmt.Errorf("%s: tls: certFile and keyFile go together", where)
 	}
-	s := c.SASL
 	switch s.Mechanism {
 	case "":
 		if s.User != "" || s.Password != "" || s.AccessKey != "" || s.SecretKey != "" {
@@ -267,6 +275,41 @@ func (c *Config) Validate(known func(string) bool) error {
 		return fmt.Errorf("%s: sasl mechanism %q: want PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or AWS_MSK_IAM", where, s.Mechanism)
 	}
 	return nil
+}
+
+// Backend returns the backend of the datasets the topics route to, which must all be on one:
+// embedded (rows and positions committed together) or clickhouse (idempotent inserts, then
+// group offsets); a source's positions are kept by one protocol. lookup resolves a declared
+// dataset (nil when not declared: Validate reports those). No dataset found: embedded.
+func (c *Config) Backend(lookup func(string) *dataset.Dataset) (string, error) {
+	backend, first := "", ""
+	for _, t := range c.Topics {
+		for _, n := range t.route().Names() {
+			d := lookup(n)
+			if d == nil {
+				continue
+			}
+			b := d.Backend
+			if b == "" {
+				b = dataset.BackendEmbedded
+			}
+			switch b {
+			case dataset.BackendEmbedded, dataset.BackendClickHouse:
+			default:
+				return "", fmt.Errorf("kafka source %s: topic %s: dataset %s uses the %s backend; Kafka sources write to the embedded store or to ClickHouse", c.Name, t.Topic, n, b)
+			}
+			switch {
+			case backend == "":
+				backend, first = b, n
+			case b != backend:
+				return "", fmt.Errorf("kafka source %s: dataset %s is on the %s backend and dataset %s on %s: one source's datasets must all be on one backend (positions are kept one way per source); split the topics into two sources", c.Name, first, backend, n, b)
+			}
+		}
+	}
+	if backend == "" {
+		backend = dataset.BackendEmbedded
+	}
+	return backend, nil
 }
 
 // tlsConfig builds the TLS client configuration, reading the files named.
@@ -329,15 +372,27 @@ func (s SASLConfig) mechanism(creds AWSCredentials) sasl.Mechanism {
 // clientOptions turns the connection settings (brokers, client id, TLS, SASL) into franz-go
 // options; the consumer adds its group options.
 func (c Config) clientOptions(creds AWSCredentials) ([]kgo.Opt, error) {
-	opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...), kgo.ClientID(c.ClientID)}
-	if c.TLS.Enabled {
-		tc, err := c.TLS.tlsConfig()
+	sec, err := SecurityOptions(c.TLS, c.SASL, creds)
+	if err != nil {
+		return nil, err
+	}
+	return append([]kgo.Opt{kgo.SeedBrokers(c.Brokers...), kgo.ClientID(c.ClientID)}, sec...), nil
+}
+
+// SecurityOptions are the franz-go options of TLS and SASL settings (validated:
+// ValidateSecurity), for any Kafka client of olapgate: the sources' consumers, the Pinot
+// sink's producers. creds, when not nil, supplies AWS_MSK_IAM credentials (see
+// WithAWSCredentials). It reads the TLS files named.
+func SecurityOptions(t TLSConfig, s SASLConfig, creds AWSCredentials) ([]kgo.Opt, error) {
+	var opts []kgo.Opt
+	if t.Enabled {
+		tc, err := t.tlsConfig()
 		if err != nil {
 			return nil, err
 		}
 		opts = append(opts, kgo.DialTLSConfig(tc))
 	}
-	if m := c.SASL.mechanism(creds); m != nil {
+	if m := s.mechanism(creds); m != nil {
 		opts = append(opts, kgo.SASL(m))
 	}
 	return opts, nil

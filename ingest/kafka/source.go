@@ -18,6 +18,7 @@ import (
 	"github.com/olapgate/olapgate/ingest/pipeline"
 	"github.com/olapgate/olapgate/internal/dataset"
 	"github.com/olapgate/olapgate/store"
+	"github.com/olapgate/olapgate/store/clickhouse"
 )
 
 // Option adjusts a Source beyond its Config.
@@ -27,11 +28,21 @@ type Option func(*Source)
 // overriding sasl.accessKey and the AWS_* environment variables.
 func WithAWSCredentials(fn AWSCredentials) Option { return func(s *Source) { s.awsCreds = fn } }
 
-// Source consumes Kafka topics with a consumer group into a store that commits rows and
-// positions together (store.PositionedWriter: the embedded store). See the package doc.
+// Store is what a source writes to: a store.PositionedWriter (the embedded store: rows and
+// positions in one transaction) for datasets on the embedded backend, or a store.Store whose
+// Write honours clickhouse.WithInsertToken (store/clickhouse) for datasets on ClickHouse.
+type Store interface {
+	EnsureDataset(ctx context.Context, d *dataset.Dataset) error
+}
+
+// Source consumes Kafka topics with a consumer group into a store, exactly once in effect:
+// into the embedded store by committing rows and positions together, into ClickHouse by
+// idempotent inserts and group offsets committed after them. See the package doc.
 type Source struct {
 	cfg      Config
-	st       store.PositionedWriter
+	target   Store
+	commit   commitStrategy // how a flush is made durable, and where positions are the truth
+	ch       *chCommitter   // commit, when the datasets are on ClickHouse; nil otherwise
 	log      *slog.Logger
 	m        *metrics
 	name     string // "kafka:<name>", the store's source key and the metrics' source label
@@ -40,6 +51,7 @@ type Source struct {
 	awsCreds AWSCredentials
 
 	cl         *kgo.Client
+	clSet      chan struct{}   // closed once cl is set (group callbacks may run before)
 	pollCtx    context.Context // cancelled by Shutdown: stop polling, flush, stop
 	stopPoll   context.CancelFunc
 	writeCtx   context.Context // cancelled when Shutdown's deadline passes: abandon writes
@@ -73,6 +85,14 @@ type Source struct {
 	committing     bool                               // the committer goroutine runs (under mu)
 	wake           atomic.Pointer[context.CancelFunc] // cancels the poll in progress when a result arrives
 
+	// needResume: the last rewind could not read the group's offsets (ClickHouse targets);
+	// nothing is read until one can.
+	needResume bool
+	// rewinds counts rewinds (under mu): jobs handed off before the last one are stale.
+	rewinds int64
+	// rpipe decodes a replayed range (ClickHouse targets, see chCommitter) apart from pipe.
+	rpipe *pipeline.Pipeline
+
 	// Test hooks: aborted makes the source drop everything without flushing or committing
 	// (a crash); skipGroupCommit leaves Kafka group offsets behind the store's positions.
 	aborted         atomic.Bool
@@ -105,12 +125,20 @@ type partState struct {
 	epoch  int32  // leader epoch of the last record, for the group offset commit
 	pname  string // "topic/partition": the partition's name in the store
 	label  string // the partition number: the lag gauge's label
+	// ClickHouse targets only: replayTo is the last offset of a range recorded as pending in
+	// the group (inserted or not before a crash or failure), which is read again and inserted
+	// again with the same token, exactly, before anything after it; -1 when none. replay holds
+	// its records read so far.
+	replayTo int64
+	replay   []pipeline.Record
 }
 
 // New returns a source reading into st. datasets are the declared datasets (validated); the
-// ones the topics route to must use the embedded backend and be ensured on st before Start,
-// which ensures the dead-letter dataset itself. reg may be nil (no metrics), log nil (discard).
-func New(cfg Config, st store.PositionedWriter, datasets []*dataset.Dataset, reg prometheus.Registerer, log *slog.Logger, opts ...Option) (*Source, error) {
+// ones the topics route to must all be on one backend (Config.Backend): embedded, with st a
+// store.PositionedWriter, or clickhouse, with st a store.Store over ClickHouse. They must be
+// ensured on st before Start, which ensures the dead-letter dataset itself (on the same
+// backend). reg may be nil (no metrics), log nil (discard).
+func New(cfg Config, st Store, datasets []*dataset.Dataset, reg prometheus.Registerer, log *slog.Logger, opts ...Option) (*Source, error) {
 	byName := map[string]*dataset.Dataset{}
 	for _, d := range datasets {
 		byName[d.Name] = d
@@ -121,26 +149,41 @@ func New(cfg Config, st store.PositionedWriter, datasets []*dataset.Dataset, reg
 	if st == nil {
 		return nil, fmt.Errorf("kafka source %s: no store", cfg.Name)
 	}
+	backend, err := cfg.Backend(func(n string) *dataset.Dataset { return byName[n] })
+	if err != nil {
+		return nil, err
+	}
 	cfg = cfg.withDefaults()
-	s := &Source{cfg: cfg, st: st, log: log, name: "kafka:" + cfg.Name, routes: map[string]*pipeline.Route{},
-		parts: map[topicPartition]*partState{}, done: make(chan struct{}),
+	s := &Source{cfg: cfg, target: st, log: log, name: "kafka:" + cfg.Name, routes: map[string]*pipeline.Route{},
+		parts: map[topicPartition]*partState{}, done: make(chan struct{}), clSet: make(chan struct{}),
 		jobs: make(chan *commitJob, maxInflightJobs), results: make(chan *commitJob, maxInflightJobs), committerDone: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.log = s.log.With("source", s.name)
 	for _, t := range cfg.Topics {
-		r := t.route()
-		for _, n := range r.Names() {
-			if b := byName[n].Backend; b != dataset.BackendEmbedded {
-				return nil, fmt.Errorf("kafka source %s: topic %s: dataset %s uses the %s backend; Kafka sources write to the embedded store only (so far)", cfg.Name, t.Topic, n, b)
-			}
-		}
-		s.routes[t.Topic] = r
+		s.routes[t.Topic] = t.route()
 	}
-	var err error
 	if s.dlq, err = pipeline.DeadLetterDataset(cfg.DeadLetter.Dataset); err != nil {
 		return nil, err
+	}
+	switch backend {
+	case dataset.BackendClickHouse:
+		w, ok := st.(insertWriter)
+		if !ok {
+			return nil, fmt.Errorf("kafka source %s: datasets on clickhouse need a store that takes writes (got %T)", cfg.Name, st)
+		}
+		// Dead letters are rows of a ClickHouse table, inserted like the rows (see the doc).
+		s.dlq.Backend = dataset.BackendClickHouse
+		s.ch = &chCommitter{s: s, st: w, withToken: clickhouse.WithInsertToken}
+		s.ch.failed.Store(-1)
+		s.commit = s.ch
+	default:
+		pw, ok := st.(store.PositionedWriter)
+		if !ok {
+			return nil, fmt.Errorf("kafka source %s: datasets on the embedded backend need a store that commits positions (got %T)", cfg.Name, st)
+		}
+		s.commit = &embeddedCommitter{st: pw, name: s.name}
 	}
 	if s.m, err = newMetrics(reg); err != nil {
 		return nil, fmt.Errorf("kafka source %s: register metrics: %w", cfg.Name, err)
@@ -153,6 +196,16 @@ func New(cfg Config, st store.PositionedWriter, datasets []*dataset.Dataset, reg
 	})
 	if err != nil {
 		return nil, err
+	}
+	if s.ch != nil {
+		if s.rpipe, err = pipeline.New(pipeline.Config{
+			Source:     s.name,
+			Route:      func(topic string) *pipeline.Route { return s.routes[topic] },
+			Datasets:   func(n string) *dataset.Dataset { return byName[n] },
+			DeadLetter: s.dlq,
+		}); err != nil {
+			return nil, err
+		}
 	}
 	s.reset = kgo.NewOffset().AtStart()
 	if cfg.StartOffset == StartLatest {
@@ -212,7 +265,7 @@ func (s *Source) Start(ctx context.Context) error {
 }
 
 func (s *Source) start(ctx context.Context) error {
-	if err := s.st.EnsureDataset(ctx, s.dlq); err != nil {
+	if err := s.target.EnsureDataset(ctx, s.dlq); err != nil {
 		return fmt.Errorf("kafka source %s: ensure dead-letter dataset: %w", s.cfg.Name, err)
 	}
 	opts, err := s.kgoOptions()
@@ -222,6 +275,7 @@ func (s *Source) start(ctx context.Context) error {
 	if s.cl, err = kgo.NewClient(opts...); err != nil {
 		return fmt.Errorf("kafka source %s: create client: %w", s.cfg.Name, err)
 	}
+	close(s.clSet)
 	s.started.Store(true)
 	s.committing = true
 	go s.commitLoop()
@@ -313,8 +367,20 @@ func (s *Source) run() {
 		})
 		// Results first: a failed commit rewinds, and records fetched before it are dropped.
 		err := s.collectLocked(false)
+		if err == nil && s.needResume {
+			s.rewindLocked(s.writeCtx) // drops what was fetched
+			if s.needResume {
+				err = errors.New("group offsets unknown")
+			}
+		}
 		if err == nil {
-			fetches.EachPartition(s.addLocked)
+			fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+				if err == nil {
+					err = s.addLocked(fp) // after a failure the source rewound: drop the rest
+				}
+			})
+		}
+		if err == nil {
 			if n := s.pipe.Len(); stopping || n >= s.cfg.Batch.MaxEvents || n > 0 && time.Since(s.oldest) >= s.cfg.Batch.MaxWait {
 				err = s.handOffLocked()
 			}
@@ -341,15 +407,38 @@ func (s *Source) run() {
 	}
 }
 
-// addLocked hands a partition's fetched records to the pipeline.
-func (s *Source) addLocked(fp kgo.FetchTopicPartition) {
+// addLocked hands a partition's fetched records to the pipeline. It fails only when a
+// replayed range was handed off and a commit failure came back meanwhile: the source rewound,
+// and what remains of the fetch must be dropped.
+func (s *Source) addLocked(fp kgo.FetchTopicPartition) error {
 	ps := s.parts[topicPartition{fp.Topic, fp.Partition}]
 	if ps == nil || s.aborted.Load() {
-		return // not (or no longer) ours: its next owner reads it from the stored position
+		return nil // not (or no longer) ours: its next owner reads it from the stored position
 	}
 	for _, r := range fp.Records {
 		if ps.next >= 0 && r.Offset < ps.next {
 			continue // read already (fetched before a rewind)
+		}
+		if ps.replayTo >= 0 {
+			in := r.Offset <= ps.replayTo
+			if in {
+				ps.replay = append(ps.replay, pipeline.Record{
+					Stream: r.Topic, Partition: ps.label, Position: strconv.FormatInt(r.Offset, 10),
+					Key: r.Key, Value: r.Value, Time: r.Timestamp,
+				})
+				ps.next, ps.epoch = r.Offset+1, r.LeaderEpoch
+				if r.Offset < ps.replayTo {
+					continue
+				}
+			}
+			// The pending range is complete (its last record read, or one after it: the rest
+			// is gone): insert it again, alone, before anything after it.
+			if err := s.handOffReplayLocked(ps); err != nil {
+				return err
+			}
+			if in {
+				continue
+			}
 		}
 		if s.pipe.Len() == 0 {
 			s.oldest = time.Now()
@@ -367,6 +456,7 @@ func (s *Source) addLocked(fp kgo.FetchTopicPartition) {
 	if n := len(fp.Records); n > 0 && fp.HighWatermark >= 0 {
 		s.m.lag.WithLabelValues(s.name, fp.Topic, ps.label).Set(float64(max(fp.HighWatermark-ps.next, 0)))
 	}
+	return nil
 }
 
 // Jobs handed to the committer and not yet answered are bounded by count and by events. The
@@ -386,12 +476,14 @@ var (
 // move each partition to, committed in one store transaction (possibly merged with the jobs
 // queued behind it). err is the commit's outcome.
 type commitJob struct {
-	batches   []*store.Batch
+	batches   []*store.Batch // embedded target
+	units     []*chUnit      // ClickHouse target: the batches of each partition's range
 	positions []store.Position
 	moved     []*partState // positions[i] moves moved[i] to nextOff[i]
 	nextOff   []int64
 	counts    pipeline.Counts
-	events    int // records flushed
+	events    int   // records flushed
+	epoch     int64 // rewinds before the job was handed off
 	err       error
 }
 
@@ -406,10 +498,11 @@ func (s *Source) handOffLocked() error {
 		s.dropRecs()
 		return nil
 	}
-	for s.inflight >= maxInflightJobs || s.inflight > 0 && s.inflightEvents+s.pipe.Len() > maxInflightEvents {
-		if err := s.collectLocked(true); err != nil {
-			return err
-		}
+	if err := s.waitRoomLocked(s.pipe.Len()); err != nil {
+		return err
+	}
+	if s.ch != nil {
+		return s.handOffRangesLocked()
 	}
 	j := &commitJob{}
 	for _, ps := range s.parts {
@@ -435,6 +528,23 @@ func (s *Source) handOffLocked() error {
 		return fmt.Errorf("kafka source %s: decode batch: %w", s.cfg.Name, err)
 	}
 	s.dropRecs() // the batches hold copies
+	return s.sendLocked(j)
+}
+
+// waitRoomLocked waits until a job of events records may be handed off (applying results
+// meanwhile); it fails when a commit failed (the source rewound).
+func (s *Source) waitRoomLocked(events int) error {
+	for s.inflight >= maxInflightJobs || s.inflight > 0 && s.inflightEvents+events > maxInflightEvents {
+		if err := s.collectLocked(true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sendLocked hands a decoded job to the committer (there is room: waitRoomLocked).
+func (s *Source) sendLocked(j *commitJob) error {
+	j.epoch = s.rewinds
 	for i, ps := range j.moved {
 		ps.sent, ps.sentOff = j.positions[i].Next, j.nextOff[i]
 	}
@@ -500,7 +610,7 @@ func (s *Source) collectLocked(block bool) error {
 	if failed != nil {
 		s.rewindLocked(s.writeCtx)
 	}
-	if committed && !s.aborted.Load() {
+	if committed && !s.aborted.Load() && s.commit.mirrorsGroup() {
 		s.commitGroupOffsets(s.writeCtx, false) // once for all the commits just taken in
 	}
 	return failed
@@ -586,11 +696,61 @@ func (s *Source) stopCommitter() {
 	<-s.committerDone
 }
 
+// write commits jobs, in order, by the source's commit strategy.
+func (s *Source) write(ctx context.Context, jobs []*commitJob) error {
+	return s.commit.write(ctx, jobs)
+}
+
+// commitStrategy is how a source makes its flushes durable and where the truth about its
+// partitions' positions is kept: in the embedded store with the rows (embeddedCommitter), or
+// in the group's committed offsets, after idempotent inserts (chCommitter, ClickHouse).
+type commitStrategy interface {
+	// write commits jobs, in order (several queued jobs merged where it can).
+	write(ctx context.Context, jobs []*commitJob) error
+	// resume reads where the partitions stand: "topic/p" → position, absent when none.
+	resume(ctx context.Context, parts []topicPartition) (map[string]resumePos, error)
+	// mirrorsGroup reports whether group offsets are committed after each commit, to mirror
+	// positions kept elsewhere (for lag tooling).
+	mirrorsGroup() bool
+}
+
+// resumePos is where a partition stands: next is the offset to read from; pendingTo, when
+// not -1, is the last offset of a range recorded as intended but maybe not inserted, to be
+// inserted again exactly (ClickHouse targets).
+type resumePos struct {
+	next, pendingTo int64
+}
+
+// embeddedCommitter commits rows and positions in one store transaction (DESIGN §6): the
+// stored position is the truth, and a stale expected position refuses the commit.
+type embeddedCommitter struct {
+	st   store.PositionedWriter
+	name string
+}
+
+func (e *embeddedCommitter) mirrorsGroup() bool { return true }
+
+func (e *embeddedCommitter) resume(ctx context.Context, _ []topicPartition) (map[string]resumePos, error) {
+	stored, err := e.st.Positions(ctx, e.name)
+	if err != nil {
+		return nil, fmt.Errorf("read stored positions: %w", err)
+	}
+	out := make(map[string]resumePos, len(stored))
+	for p, v := range stored {
+		off, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || off < 0 {
+			return nil, fmt.Errorf("partition %s: stored position %q is not an offset", p, v)
+		}
+		out[p] = resumePos{next: off, pendingTo: -1}
+	}
+	return out, nil
+}
+
 // write commits jobs, in order, as one store transaction: their batches, and per partition
 // the first job's expected position and the last one's new position.
-func (s *Source) write(ctx context.Context, jobs []*commitJob) error {
+func (e *embeddedCommitter) write(ctx context.Context, jobs []*commitJob) error {
 	if len(jobs) == 1 {
-		_, err := s.st.WritePositioned(ctx, s.name, jobs[0].batches, jobs[0].positions)
+		_, err := e.st.WritePositioned(ctx, e.name, jobs[0].batches, jobs[0].positions)
 		return err
 	}
 	var batches []*store.Batch
@@ -607,7 +767,7 @@ func (s *Source) write(ctx context.Context, jobs []*commitJob) error {
 			positions = append(positions, p)
 		}
 	}
-	_, err := s.st.WritePositioned(ctx, s.name, batches, positions)
+	_, err := e.st.WritePositioned(ctx, e.name, batches, positions)
 	return err
 }
 
@@ -659,18 +819,28 @@ func (s *Source) commitGroupOffsets(ctx context.Context, sync bool) {
 func (s *Source) rewindLocked(ctx context.Context) {
 	s.pipe.Reset()
 	s.dropRecs()
-	stored, err := s.st.Positions(ctx, s.name)
+	s.rewinds++
+	owned := make([]topicPartition, 0, len(s.parts))
+	for tp := range s.parts {
+		owned = append(owned, tp)
+	}
+	stored, err := s.commit.resume(ctx, owned)
 	if err != nil {
 		s.log.Error("kafka: read stored positions", "err", err)
 		stored = nil
 	}
+	// Into ClickHouse the group's offsets say which range may be half inserted: reading on
+	// without knowing could insert it again under other tokens. Read nothing until known.
+	s.needResume = err != nil && s.ch != nil
 	seek := map[string]map[int32]kgo.EpochOffset{}
 	for tp, ps := range s.parts {
+		ps.replay = nil
 		if stored != nil {
-			ps.stored, ps.storedOff = stored[ps.pname], -1
-			if off, err := strconv.ParseInt(ps.stored, 10, 64); err == nil {
-				ps.storedOff = off
+			r, ok := stored[ps.pname]
+			if !ok {
+				r = resumePos{next: -1, pendingTo: -1}
 			}
+			ps.setStored(r)
 		}
 		ps.sent, ps.sentOff = ps.stored, ps.storedOff
 		target := ps.storedOff
@@ -690,33 +860,50 @@ func (s *Source) rewindLocked(ctx context.Context) {
 	s.cl.SetOffsets(seek)
 }
 
+// setStored sets the partition's stored position from what resume read (next -1: none).
+func (ps *partState) setStored(r resumePos) {
+	ps.stored, ps.storedOff, ps.replayTo = "", -1, -1
+	if r.next >= 0 {
+		ps.stored, ps.storedOff = strconv.FormatInt(r.next, 10), r.next
+		ps.replayTo = r.pendingTo
+	}
+}
+
 // adjustOffsets runs when partitions are assigned, before fetching starts: each starts at its
-// position in the store, whatever the group committed.
+// position in the store (embedded), or at the group's committed offset with a pending range
+// to insert again first (ClickHouse).
 func (s *Source) adjustOffsets(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
-	stored, err := s.st.Positions(ctx, s.name)
+	var owned []topicPartition
+	for topic, parts := range offsets {
+		for p := range parts {
+			owned = append(owned, topicPartition{topic, p})
+		}
+	}
+	stored, err := s.commit.resume(ctx, owned)
 	if err != nil {
-		return nil, fmt.Errorf("kafka source %s: read stored positions: %w", s.cfg.Name, err)
+		return nil, fmt.Errorf("kafka source %s: %w", s.cfg.Name, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for topic, parts := range offsets {
 		for p := range parts {
 			tp := topicPartition{topic, p}
-			ps := &partState{pname: tp.key(), label: strconv.Itoa(int(p)), storedOff: -1, sentOff: -1, next: -1, resume: -1, epoch: -1}
-			ps.stored = stored[ps.pname]
+			ps := &partState{pname: tp.key(), label: strconv.Itoa(int(p)), storedOff: -1, sentOff: -1, next: -1, resume: -1, epoch: -1, replayTo: -1}
+			r, ok := stored[ps.pname]
+			if !ok {
+				r = resumePos{next: -1, pendingTo: -1}
+			}
+			ps.setStored(r)
 			ps.sent = ps.stored
 			if ps.stored == "" {
 				parts[p] = s.reset
 			} else {
-				off, err := strconv.ParseInt(ps.stored, 10, 64)
-				if err != nil || off < 0 {
-					return nil, fmt.Errorf("kafka source %s: partition %s: stored position %q is not an offset", s.cfg.Name, ps.pname, ps.stored)
-				}
-				ps.storedOff, ps.sentOff, ps.next = off, off, off
+				off := ps.storedOff
+				ps.sentOff, ps.next = off, off
 				parts[p] = kgo.NewOffset().At(off).WithEpoch(-1)
 			}
 			s.parts[tp] = ps
-			s.log.Debug("kafka: partition assigned", "partition", ps.pname, "stored", ps.stored)
+			s.log.Debug("kafka: partition assigned", "partition", ps.pname, "stored", ps.stored, "pendingTo", ps.replayTo)
 		}
 	}
 	return offsets, nil
@@ -742,8 +929,11 @@ func (s *Source) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[strin
 		s.log.Warn("kafka: flush on revoke", "err", err)
 	}
 	// Also when there was nothing to flush: the last flush's asynchronous commit may not have
-	// landed, and the next owner's lag starts from what the group says.
-	s.commitGroupOffsets(wctx, true)
+	// landed, and the next owner's lag starts from what the group says. (ClickHouse targets
+	// committed their offsets in the flush itself.)
+	if s.commit.mirrorsGroup() {
+		s.commitGroupOffsets(wctx, true)
+	}
 	s.dropLocked(revoked)
 }
 

@@ -70,7 +70,8 @@ type Config struct {
 	// TransactionTimeout is the broker's bound on an open transaction; a producer that dies
 	// mid-batch has it aborted after this long. Default 1m.
 	TransactionTimeout time.Duration
-	// Opts are extra client options (TLS, SASL, a logger).
+	// Opts are extra client options: TLS and SASL (ingest/kafka.SecurityOptions, from
+	// backends.pinot.sinkKafka), a logger.
 	Opts []kgo.Opt
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/olapgate/olapgate/gateway/admission"
 	"github.com/olapgate/olapgate/ingest/kafka"
 	"github.com/olapgate/olapgate/ingest/kinesis"
+	"github.com/olapgate/olapgate/ingest/pipeline"
 	"github.com/olapgate/olapgate/internal/cors"
 	"github.com/olapgate/olapgate/internal/dataset"
 	"github.com/olapgate/olapgate/internal/selftrace"
@@ -249,6 +250,11 @@ func (c *Config) Validate() error {
 		if err := c.Backends.Pinot.Validate(); err != nil {
 			return fmt.Errorf("backends.pinot: %w", err)
 		}
+		if sk := c.Backends.Pinot.SinkKafka; sk != nil {
+			if err := kafka.ValidateSecurity("backends.pinot.sinkKafka", kafka.TLSConfig(sk.TLS), kafka.SASLConfig(sk.SASL)); err != nil {
+				return err
+			}
+		}
 	}
 	if !c.Collector.Disabled {
 		if err := c.Collector.SelfTracing.Validate(); err != nil {
@@ -266,12 +272,39 @@ func (c *Config) Validate() error {
 		}
 		return false
 	}
+	lookup := func(name string) *dataset.Dataset {
+		for _, d := range c.Datasets {
+			if d != nil && strings.EqualFold(d.Name, name) {
+				return d
+			}
+		}
+		return nil
+	}
 	names := map[string]bool{}
+	// A source's dead letters are a dataset on its backend: sources share one only on the
+	// same backend (the gateway lists one dataset per name).
+	deadLetters := map[string]string{}
+	deadLetterName := func(name string) string {
+		if name == "" {
+			name = pipeline.DefaultDeadLetterDataset
+		}
+		return strings.ToLower(name)
+	}
 	for i := range c.Sources.Kafka {
 		k := &c.Sources.Kafka[i]
 		if err := k.Validate(known); err != nil {
 			return fmt.Errorf("sources.kafka[%d]: %w", i, err)
 		}
+		// Into the embedded store or ClickHouse, all of one source's datasets on one of them.
+		backend, err := k.Backend(lookup)
+		if err != nil {
+			return fmt.Errorf("sources.kafka[%d]: %w", i, err)
+		}
+		dl := deadLetterName(k.DeadLetter.Dataset)
+		if prev, ok := deadLetters[dl]; ok && prev != backend {
+			return fmt.Errorf("sources.kafka[%d]: dead-letter dataset %s is on %s for another source and would be on %s for this one (dead letters go to the source's backend): set deadLetter.dataset", i, dl, prev, backend)
+		}
+		deadLetters[dl] = backend
 		if names[k.Name] {
 			return fmt.Errorf("sources.kafka[%d]: name %q is used twice (stored positions are keyed by it)", i, k.Name)
 		}
@@ -287,6 +320,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("sources.kinesis[%d]: name %q is used twice (stored positions are keyed by it)", i, k.Name)
 		}
 		kinesisNames[k.Name] = true
+		if dl := deadLetterName(k.DeadLetter.Dataset); deadLetters[dl] == dataset.BackendClickHouse {
+			return fmt.Errorf("sources.kinesis[%d]: dead-letter dataset %s is a Kafka source's on clickhouse; Kinesis dead letters are local: set deadLetter.dataset on one of them", i, dl)
+		}
 	}
 	if c.Backends.Synthetic != nil {
 		if err := c.Backends.Synthetic.Validate(); err != nil {

@@ -129,3 +129,55 @@ sources:
 		})
 	}
 }
+
+func TestKafkaSourceBackends(t *testing.T) {
+	const base = "backends: {clickhouse: {addr: 127.0.0.1:9000}, pinot: {brokers: [http://127.0.0.1:8099]}}\n" +
+		"datasets: [{name: e, timeColumn: t}, {name: c, timeColumn: t, backend: clickhouse}, {name: c2, timeColumn: t, backend: clickhouse}, {name: p, timeColumn: t, backend: pinot}]\n"
+	good := base + `
+sources:
+  kafka:
+    - {name: local, brokers: ["k:9092"], topics: [{topic: a, dataset: e}]}
+    - name: ch
+      brokers: ["k:9092"]
+      topics: [{topic: b, route: {field: type, datasets: {x: c, y: c2}}}]
+      deadLetter: {dataset: ch_deadletter}
+    - {name: ch2, brokers: ["k:9092"], topics: [{topic: d, dataset: C}], deadLetter: {dataset: ch_deadletter}}
+`
+	if _, err := Parse([]byte(good)); err != nil {
+		t.Fatalf("kafka sources into the embedded store and ClickHouse: %v", err)
+	}
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"mixed backends", `sources: {kafka: [{name: m, brokers: ["k:9092"], topics: [{topic: a, dataset: e}, {topic: b, dataset: c}]}]}`, "must all be on one backend"},
+		{"pinot", `sources: {kafka: [{name: m, brokers: ["k:9092"], topics: [{topic: a, dataset: p}]}]}`, "uses the pinot backend"},
+		{"dead letters on two backends", `sources: {kafka: [{name: a, brokers: ["k:9092"], topics: [{topic: a, dataset: e}]}, {name: b, brokers: ["k:9092"], topics: [{topic: b, dataset: c}]}]}`, "sources.kafka[1]: dead-letter dataset olapgate_deadletter is on embedded"},
+		{"kinesis dead letters on clickhouse", `sources: {kafka: [{name: b, brokers: ["k:9092"], topics: [{topic: b, dataset: c}]}], kinesis: [{name: k, stream: s, region: us-east-1, dataset: e}]}`, "sources.kinesis[0]: dead-letter dataset olapgate_deadletter is a Kafka source's on clickhouse"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(base + tc.yaml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want mention of %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestPinotSinkKafkaSecurity(t *testing.T) {
+	const pinot = "backends: {pinot: {brokers: [http://127.0.0.1:8099], sinkKafka: "
+	c, err := Parse([]byte(pinot + "{tls: {enabled: true, serverName: kafka}, sasl: {mechanism: SCRAM-SHA-512, user: u, password: p}}}}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sk := c.Backends.Pinot.SinkKafka; !sk.TLS.Enabled || sk.TLS.ServerName != "kafka" || sk.SASL.Mechanism != "SCRAM-SHA-512" || sk.SASL.Password != "p" {
+		t.Fatalf("sinkKafka %+v", sk)
+	}
+	for yaml, want := range map[string]string{
+		"{sasl: {mechanism: PLAIN, user: u}}}}":      "backends.pinot.sinkKafka: sasl PLAIN: user and password are required",
+		"{sasl: {mechanism: AWS_MSK_IAM}}}}":         "MSK serves IAM authentication over TLS only",
+		"{tls: {caFile: /ca.pem}}}}":                 "tls: settings given but enabled is false",
+		"{tls: {enabled: true, certFile: /c.pem}}}}": "certFile and keyFile go together",
+	} {
+		if _, err := Parse([]byte(pinot + yaml)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want mention of %q", yaml, err, want)
+		}
+	}
+}

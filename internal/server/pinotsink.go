@@ -3,7 +3,10 @@ package server
 import (
 	"fmt"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/olapgate/olapgate/gateway"
+	"github.com/olapgate/olapgate/ingest/kafka"
 	"github.com/olapgate/olapgate/ingest/pinotsink"
 	"github.com/olapgate/olapgate/internal/dataset"
 )
@@ -40,7 +43,14 @@ func (s *Server) openPinotSinks() error {
 			if len(brokers) == 0 {
 				brokers = k.Brokers
 			}
-			ks, err := pinotsink.New(pinotsink.Config{Brokers: brokers, Topic: k.Topic, TransactionalID: k.TransactionalID}, d)
+			var opts []kgo.Opt
+			if sk := pc.SinkKafka; sk != nil {
+				var err error
+				if opts, err = kafka.SecurityOptions(kafka.TLSConfig(sk.TLS), kafka.SASLConfig(sk.SASL), nil); err != nil {
+					return fmt.Errorf("prepare pinot sink of dataset %s: backends.pinot.sinkKafka: %w", d.Name, err)
+				}
+			}
+			ks, err := pinotsink.New(pinotsink.Config{Brokers: brokers, Topic: k.Topic, TransactionalID: k.TransactionalID, Opts: opts}, d)
 			if err != nil {
 				return fmt.Errorf("prepare pinot sink of dataset %s: %w", d.Name, err)
 			}

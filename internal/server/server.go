@@ -263,15 +263,8 @@ func (s *Server) open(ctx context.Context) error {
 			datasets = append(slices.Clone(datasets), col.Datasets()...)
 		}
 	}
-	for _, kc := range s.cfg.Sources.Kafka {
-		src, err := kafka.New(kc, s.store, s.cfg.Datasets, metrics.Registry(), s.log)
-		if err != nil {
-			return fmt.Errorf("prepare kafka source %s: %w", kc.Name, err)
-		}
-		s.sources = append(s.sources, src)
-		if dl := src.DeadLetterDataset(); !slices.ContainsFunc(datasets, func(d *dataset.Dataset) bool { return strings.EqualFold(d.Name, dl.Name) }) {
-			datasets = append(slices.Clone(datasets), dl)
-		}
+	if datasets, err = s.prepareKafka(datasets, backends, metrics.Registry()); err != nil {
+		return err
 	}
 	if datasets, err = s.prepareKinesis(datasets, metrics.Registry()); err != nil {
 		return err

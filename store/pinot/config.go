@@ -47,6 +47,41 @@ type Config struct {
 	// creates schemas and tables from it, and push ingest into a dataset with a stream
 	// produces to that Kafka topic or Kinesis stream (ingest/pinotsink).
 	Tables map[string]*TableSetup `yaml:"tables"`
+	// SinkKafka is how olapgate's Pinot sinks connect to the Kafka brokers they produce to
+	// (tables.<name>.kafka.producerBrokers, else brokers): TLS and SASL, with the fields and
+	// rules of a Kafka source's (ingest/kafka TLSConfig and SASLConfig, which internal/config
+	// checks them against). One setting for every table's sink. Pinot's own consumer is
+	// configured apart, by tables.<name>.kafka.properties (security.protocol, sasl.*).
+	SinkKafka *SinkKafka `yaml:"sinkKafka,omitempty"`
+}
+
+// SinkKafka holds the Pinot sinks' Kafka client security settings.
+type SinkKafka struct {
+	TLS  SinkKafkaTLS  `yaml:"tls,omitempty"`
+	SASL SinkKafkaSASL `yaml:"sasl,omitempty"`
+}
+
+// SinkKafkaTLS is ingest/kafka.TLSConfig: TLS to the brokers (CA bundle, client certificate
+// and key, server name), off unless Enabled.
+type SinkKafkaTLS struct {
+	Enabled            bool   `yaml:"enabled"`
+	CAFile             string `yaml:"caFile,omitempty"`
+	CertFile           string `yaml:"certFile,omitempty"`
+	KeyFile            string `yaml:"keyFile,omitempty"`
+	ServerName         string `yaml:"serverName,omitempty"`
+	InsecureSkipVerify bool   `yaml:"insecureSkipVerify,omitempty"`
+}
+
+// SinkKafkaSASL is ingest/kafka.SASLConfig: PLAIN, SCRAM-SHA-256/512 (user, password) or
+// AWS_MSK_IAM (static keys, else AWS_* environment variables).
+type SinkKafkaSASL struct {
+	Mechanism    string `yaml:"mechanism,omitempty"`
+	User         string `yaml:"user,omitempty"`
+	Password     string `yaml:"password,omitempty"`
+	AccessKey    string `yaml:"accessKey,omitempty"`
+	SecretKey    string `yaml:"secretKey,omitempty"`
+	SessionToken string `yaml:"sessionToken,omitempty"`
+	UserAgent    string `yaml:"userAgent,omitempty"`
 }
 
 // Defaults.

@@ -1,0 +1,56 @@
+package server
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/olapgate/olapgate/ingest/kafka"
+	"github.com/olapgate/olapgate/internal/dataset"
+	"github.com/olapgate/olapgate/store"
+)
+
+// prepareKafka builds the Kafka sources (sources.kafka), each over the store of its datasets'
+// backend: the embedded store (rows and positions in one transaction) or ClickHouse
+// (idempotent inserts, then group offsets). Their dead-letter datasets, on the same backend,
+// join the gateway's datasets, which it returns.
+func (s *Server) prepareKafka(datasets []*dataset.Dataset, backends map[string]store.Store, reg prometheus.Registerer) ([]*dataset.Dataset, error) {
+	lookup := func(name string) *dataset.Dataset {
+		for _, d := range s.cfg.Datasets {
+			if strings.EqualFold(d.Name, name) {
+				return d
+			}
+		}
+		return nil
+	}
+	for _, kc := range s.cfg.Sources.Kafka {
+		backend, err := kc.Backend(lookup)
+		if err != nil {
+			return nil, fmt.Errorf("prepare kafka source %s: %w", kc.Name, err)
+		}
+		target := kafka.Store(s.store)
+		if backend != dataset.BackendEmbedded {
+			st := backends[backend]
+			if st == nil {
+				return nil, fmt.Errorf("prepare kafka source %s: its datasets are on %s, which is not configured (backends.%s)", kc.Name, backend, backend)
+			}
+			target = st
+		}
+		src, err := kafka.New(kc, target, s.cfg.Datasets, reg, s.log)
+		if err != nil {
+			return nil, fmt.Errorf("prepare kafka source %s: %w", kc.Name, err)
+		}
+		s.sources = append(s.sources, src)
+		dl := src.DeadLetterDataset()
+		i := slices.IndexFunc(datasets, func(d *dataset.Dataset) bool { return strings.EqualFold(d.Name, dl.Name) })
+		switch {
+		case i < 0:
+			datasets = append(slices.Clone(datasets), dl)
+		case datasets[i].Backend != dl.Backend:
+			return nil, fmt.Errorf("prepare kafka source %s: its dead letters go to %s on %s, but a dataset %s is on %s already (another source's dead letters?): set deadLetter.dataset", kc.Name, dl.Name, dl.Backend, datasets[i].Name, datasets[i].Backend)
+		}
+	}
+	return datasets, nil
+}
