@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -806,6 +807,7 @@ type throttlingProxy struct {
 	mu      sync.Mutex
 	calls   map[string]int
 	refused map[string]int
+	rnd     *rand.Rand
 	tr      *http.Transport
 }
 
@@ -818,13 +820,16 @@ func (p *throttlingProxy) handler(target string) http.Handler {
 		p.mu.Lock()
 		p.calls[op]++
 		n := p.calls[op]
-		code := ""
+		// Each kind of refusal happens early for sure, then at random: refusals in a fixed
+		// rhythm over the calls of two shard readers can lock into step with one reader and
+		// starve it (backoffs of seconds), which tests the rhythm, not the source.
+		code, x := "", p.rnd.Float64()
 		switch {
-		case op == "GetRecords" && n%3 == 0:
+		case op == "GetRecords" && (n == 2 || (n > 4 && x < 0.25)):
 			code = "ProvisionedThroughputExceededException"
-		case op == "GetRecords" && n%7 == 0:
+		case op == "GetRecords" && (n == 4 || (n > 4 && x < 0.35)):
 			code = "ExpiredIteratorException"
-		case (op == "ListShards" || op == "GetShardIterator") && n%2 == 0:
+		case (op == "ListShards" || op == "GetShardIterator") && (n == 1 || x < 0.3):
 			code = "LimitExceededException"
 		}
 		if code != "" {
@@ -848,7 +853,7 @@ func TestThrottling(t *testing.T) {
 	const shards, n = 2, 2000
 	srv := kinesalitetest.Require(t)
 	srv.CreateStream(t, "events", shards)
-	proxy := &throttlingProxy{calls: map[string]int{}, refused: map[string]int{}, tr: http.DefaultTransport.(*http.Transport).Clone()}
+	proxy := &throttlingProxy{calls: map[string]int{}, refused: map[string]int{}, rnd: rand.New(rand.NewPCG(1, 2)), tr: http.DefaultTransport.(*http.Transport).Clone()}
 	ps := httptest.NewServer(proxy.handler(srv.Endpoint))
 	defer proxy.tr.CloseIdleConnections()
 	defer ps.Close()

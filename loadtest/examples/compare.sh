@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Checks olapgate loadtest against independent tools on the synthetic dataset (BENCHMARKS.md):
 # k6 constant-arrival-rate (open loop) beside `olapgate loadtest` over HTTP at 0.5x and 2x the
-# knee, and ghz (closed loop) beside `olapgate loadtest --workers` over gRPC below the knee.
-#   loadtest/examples/compare.sh [outdir]   (needs k6 v1.8.1 and ghz v0.121.0 in GOPATH/bin)
+# knee, and ghz and wrk (closed loop) beside `olapgate loadtest --workers` over gRPC and HTTP
+# below the knee.
+#   loadtest/examples/compare.sh [outdir]   (needs k6 v1.8.1 and ghz v0.121.0 in GOPATH/bin,
+#   wrk from Debian)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-/tmp/olapgate-compare}
@@ -49,3 +51,14 @@ import json, sys
 r = json.load(open(sys.argv[1]))["run"]; s = r["serviceMs"]
 print(f'{"olapgate closed loop 2":<28} {r["achievedRps"]:7.1f} req/s  p50 {s["p50"]:6.1f}  p90 {s["p90"]:6.1f}  p99 {s["p99"]:6.1f} ms')
 PY
+if command -v wrk >/dev/null; then
+	taskset -c 0 wrk -t1 -c2 -d15s --latency -s "$here/wrk-synthetic.lua" http://127.0.0.1:8080 2>/dev/null |
+		awk '/^WRK/ {printf "%-28s %7.1f req/s  p50 %6.1f  p90 %6.1f  p99 %6.1f ms  errors %d\n", "wrk closed loop 2 conns", $2, $3, $4, $5, $6}'
+	GOMAXPROCS=1 taskset -c 0 "$bin" loadtest --target http://127.0.0.1:8080 --mix "$here/single-mix.yaml" \
+		--workers 2 --duration 15s --json "$out/ours-closed-http.json" >/dev/null 2>&1 || true
+	python3 - "$out/ours-closed-http.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["run"]; s = r["serviceMs"]
+print(f'{"olapgate closed loop 2 HTTP":<28} {r["achievedRps"]:7.1f} req/s  p50 {s["p50"]:6.1f}  p90 {s["p90"]:6.1f}  p99 {s["p99"]:6.1f} ms')
+PY
+fi
