@@ -3,9 +3,9 @@ package planner
 import (
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/olapgate/olapgate/internal/chsql"
 	"github.com/olapgate/olapgate/internal/dataset"
 	"github.com/olapgate/olapgate/query"
 )
@@ -37,10 +37,7 @@ func (clickhouse) approximate(m query.Metric) bool { return m.Agg.Approximate() 
 func (clickhouse) placeholder() string { return "" }
 
 // ident quotes with backquotes; schema names never need the escapes, but they are there.
-func (clickhouse) ident(name string) string {
-	r := strings.NewReplacer(`\`, `\\`, "`", "\\`")
-	return "`" + r.Replace(name) + "`"
-}
+func (clickhouse) ident(name string) string { return chsql.Ident(name) }
 
 // table: store/clickhouse names a dataset's table after the dataset, in the connection's
 // default database.
@@ -140,7 +137,7 @@ func (clickhouse) literal(v any) string {
 	case nil:
 		return "NULL"
 	case string:
-		return chString(x)
+		return chsql.String(x)
 	case int64:
 		return strconv.FormatInt(x, 10)
 	case float64:
@@ -152,37 +149,9 @@ func (clickhouse) literal(v any) string {
 		}
 		return "false"
 	case time.Time:
-		return "toDateTime64(" + chString(x.UTC().Format("2006-01-02 15:04:05.000000")) + ", 6, 'UTC')"
+		return "toDateTime64(" + chsql.String(x.UTC().Format("2006-01-02 15:04:05.000000")) + ", 6, 'UTC')"
 	}
 	panic(fmt.Sprintf("planner: no ClickHouse literal for %T", v))
-}
-
-// chString quotes a string literal under ClickHouse's lexical rules, where a backslash
-// escapes the next character. Quote and backslash are escaped, and every byte outside
-// printable ASCII is written \xHH, so the literal, and the statement, are printable ASCII:
-// nothing in a value can end the literal, and no byte sequence depends on how the server
-// decodes UTF-8. \xHH reproduces the exact bytes (NUL included).
-func chString(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	b.WriteByte('\'')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '\'' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c < 0x20 || c >= 0x7f:
-			const hex = "0123456789ABCDEF"
-			b.WriteString(`\x`)
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&0xf])
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('\'')
-	return b.String()
 }
 
 // ratio: toFloat64 keeps a Nullable part Nullable, where the generic CAST(x AS DOUBLE) throws

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/olapgate/olapgate/internal/chsql"
 	"github.com/olapgate/olapgate/query"
 )
 
@@ -219,9 +220,9 @@ func TestClickHouseLiterals(t *testing.T) {
 			t.Errorf("literal(%#v) = %s, want %s", tc.v, got, tc.want)
 		}
 		if s, ok := tc.v.(string); ok {
-			_, lits, err := lexClickHouse(chString(s))
+			_, lits, err := lexClickHouse(chsql.String(s))
 			if err != nil || len(lits) != 1 || lits[0] != s {
-				t.Errorf("chString(%q) lexes back as %q, %v", s, lits, err)
+				t.Errorf("chsql.String(%q) lexes back as %q, %v", s, lits, err)
 			}
 		}
 	}

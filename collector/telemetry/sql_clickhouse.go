@@ -1,12 +1,12 @@
 package telemetry
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/olapgate/olapgate/collector/otelrows"
+	"github.com/olapgate/olapgate/internal/chsql"
 	"github.com/olapgate/olapgate/store"
 )
 
@@ -35,38 +35,13 @@ func newCHSQL(st store.Store) chSQL {
 		t, ts, l := tt.TelemetryTables()
 		return chSQL{traces: t, traceIDTs: ts, logs: l}
 	}
-	return chSQL{traces: chIdent(otelrows.TracesTable), traceIDTs: chIdent(otelrows.TraceIDTsTable), logs: chIdent(otelrows.LogsTable)}
-}
-
-func chIdent(id string) string {
-	return "`" + strings.NewReplacer(`\`, `\\`, "`", "\\`").Replace(id) + "`"
-}
-
-// chString is a string literal: backslash and quote escaped, other bytes outside printable
-// ASCII as \xHH, as the planner's ClickHouse dialect writes them.
-func chString(s string) string {
-	var b strings.Builder
-	b.WriteByte('\'')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '\'' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c < 0x20 || c >= 0x7f:
-			fmt.Fprintf(&b, `\x%02X`, c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('\'')
-	return b.String()
+	return chSQL{traces: chsql.Ident(otelrows.TracesTable), traceIDTs: chsql.Ident(otelrows.TraceIDTsTable), logs: chsql.Ident(otelrows.LogsTable)}
 }
 
 func chStrings(ss []string) string {
 	out := make([]string, len(ss))
 	for i, s := range ss {
-		out[i] = chString(s)
+		out[i] = chsql.String(s)
 	}
 	return strings.Join(out, ", ")
 }
@@ -106,7 +81,7 @@ func (c chSQL) lookupBounds(where string) store.Statement {
 }
 
 func (c chSQL) traceBounds(traceID string) store.Statement {
-	return c.lookupBounds("TraceId = " + chString(traceID))
+	return c.lookupBounds("TraceId = " + chsql.String(traceID))
 }
 
 // chSpanSelect reads spanColumns. Events and Links become the embedded tables' JSON arrays.
@@ -121,7 +96,7 @@ var chSpanSelect = strings.Join([]string{
 }, ", ")
 
 func (c chSQL) traceSpans(traceID string, lo, hi time.Time, bounded bool, limit int, ordered bool) store.Statement {
-	where := "TraceId = " + chString(traceID)
+	where := "TraceId = " + chsql.String(traceID)
 	if bounded {
 		where += " AND Timestamp BETWEEN " + chTime(lo) + " AND " + chTime(hi)
 	}
@@ -135,7 +110,7 @@ func (c chSQL) traceLogs(traceID string, lo, hi time.Time, limit int, ordered bo
 	return store.Statement{
 		SQL: "SELECT " + chTS + ", SpanId, toInt64(TraceFlags), toString(SeverityText), toInt64(SeverityNumber), toString(ServiceName), Body, " +
 			"toJSONString(LogAttributes), EventName FROM " + c.logs +
-			" WHERE TraceId = " + chString(traceID) + " AND Timestamp BETWEEN " + chTime(lo) + " AND " + chTime(hi) +
+			" WHERE TraceId = " + chsql.String(traceID) + " AND Timestamp BETWEEN " + chTime(lo) + " AND " + chTime(hi) +
 			orderBy(ordered, "Timestamp") + " LIMIT " + strconv.Itoa(limit+1),
 		Output: traceLogColumns,
 	}
@@ -169,7 +144,7 @@ func (chSQL) bound(t time.Time) time.Time {
 
 // attrMatch: the item's map, else the resource's, has the key with the value.
 func (chSQL) attrMatch(itemCol, key, value string) string {
-	k, v := chString(key), chString(value)
+	k, v := chsql.String(key), chsql.String(value)
 	return "((mapContains(" + itemCol + ", " + k + ") AND " + itemCol + "[" + k + "] = " + v + ") OR " +
 		"(mapContains(ResourceAttributes, " + k + ") AND ResourceAttributes[" + k + "] = " + v + "))"
 }
@@ -177,10 +152,10 @@ func (chSQL) attrMatch(itemCol, key, value string) string {
 func (c chSQL) matchingTraces(f *TraceFilter, from, to time.Time) store.Statement {
 	conds := []string{"Timestamp >= " + chTime(from), "Timestamp < " + chTime(to), "TraceId != ''"}
 	if f.ServiceName != "" {
-		conds = append(conds, "ServiceName = "+chString(f.ServiceName))
+		conds = append(conds, "ServiceName = "+chsql.String(f.ServiceName))
 	}
 	if f.SpanName != "" {
-		conds = append(conds, "SpanName = "+chString(f.SpanName))
+		conds = append(conds, "SpanName = "+chsql.String(f.SpanName))
 	}
 	if f.MinDuration > 0 {
 		conds = append(conds, "Duration >= "+strconv.FormatInt(int64(f.MinDuration), 10))
@@ -231,7 +206,7 @@ func (c chSQL) logCounts(ids []string, lo, hi time.Time) store.Statement {
 }
 
 func (c chSQL) traceExtent(traceID string, lo, hi time.Time, bounded bool) store.Statement {
-	where := "TraceId = " + chString(traceID)
+	where := "TraceId = " + chsql.String(traceID)
 	if bounded {
 		where += " AND Timestamp BETWEEN " + chTime(lo) + " AND " + chTime(hi)
 	}
@@ -248,7 +223,7 @@ func (c chSQL) searchLogs(f *LogFilter, from, to time.Time) store.Statement {
 	switch len(f.Services) {
 	case 0:
 	case 1:
-		conds = append(conds, "ServiceName = "+chString(f.Services[0]))
+		conds = append(conds, "ServiceName = "+chsql.String(f.Services[0]))
 	default:
 		conds = append(conds, "ServiceName IN ("+chStrings(f.Services)+")")
 	}
@@ -256,13 +231,13 @@ func (c chSQL) searchLogs(f *LogFilter, from, to time.Time) store.Statement {
 		conds = append(conds, "SeverityNumber >= "+strconv.Itoa(f.MinSeverity))
 	}
 	if f.BodyContains != "" {
-		conds = append(conds, "positionCaseInsensitiveUTF8(Body, "+chString(f.BodyContains)+") > 0")
+		conds = append(conds, "positionCaseInsensitiveUTF8(Body, "+chsql.String(f.BodyContains)+") > 0")
 	}
 	for _, a := range f.Attributes {
 		conds = append(conds, c.attrMatch("LogAttributes", a.Key, a.Value))
 	}
 	if f.TraceID != "" {
-		conds = append(conds, "TraceId = "+chString(f.TraceID))
+		conds = append(conds, "TraceId = "+chsql.String(f.TraceID))
 	}
 	return store.Statement{
 		SQL: "SELECT " + chTS + ", TraceId, SpanId, toInt64(TraceFlags), toString(SeverityText), toInt64(SeverityNumber), toString(ServiceName), " +

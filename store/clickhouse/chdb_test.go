@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/olapgate/olapgate/internal/chdbtest"
+	"github.com/olapgate/olapgate/internal/chsql"
 	"github.com/olapgate/olapgate/internal/dataset"
 )
 
@@ -39,7 +40,7 @@ func TestDDLOnChdb(t *testing.T) {
 	}
 	describe := func(table string) map[string]string {
 		t.Helper()
-		res := run("SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = " + quoteString(table))
+		res := run("SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = " + chsql.String(table))
 		out := map[string]string{}
 		for _, row := range res[0].Rows {
 			out[row[0].(string)] = row[1].(string)
@@ -68,7 +69,7 @@ func TestDDLOnChdb(t *testing.T) {
 	}
 
 	insert := func(token string) string {
-		return "INSERT INTO `events` SETTINGS insert_deduplication_token = " + quoteString(token) + " FORMAT JSONEachRow\n" +
+		return "INSERT INTO `events` SETTINGS insert_deduplication_token = " + chsql.String(token) + " FORMAT JSONEachRow\n" +
 			`{"time": "2026-11-22 01:02:03.000004", "s": "it's", "n": -1, "f": 0.5, "b": true, "ts": "2026-11-22 00:00:00.000001", "mi": 9223372036854775807, "mf": 1e21, "id": "e1", "tenant": "acme"}` + "\n" +
 			`{"time": "2026-11-22 01:02:03.000005", "s": null, "n": null, "f": null, "b": null, "ts": null, "mi": null, "mf": null, "id": null, "tenant": null}`
 	}

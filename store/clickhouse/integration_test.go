@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
+	"github.com/olapgate/olapgate/internal/chsql"
 	"github.com/olapgate/olapgate/internal/dataset"
 	"github.com/olapgate/olapgate/planner"
 	"github.com/olapgate/olapgate/query"
@@ -55,7 +56,7 @@ func TestServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() {
-		if err := s.pool.Do(context.Background(), ch.Query{Body: "DROP TABLE IF EXISTS " + quoteIdent(d.Name)}); err != nil {
+		if err := s.pool.Do(context.Background(), ch.Query{Body: "DROP TABLE IF EXISTS " + chsql.Ident(d.Name)}); err != nil {
 			t.Errorf("drop table: %v", err)
 		}
 	}()
@@ -75,7 +76,7 @@ func TestServer(t *testing.T) {
 
 	count := func() int64 {
 		t.Helper()
-		res, err := s.Query(ctx, store.Statement{SQL: "SELECT count() FROM " + quoteIdent(d.Name), Output: []store.ResultColumn{{Name: "n", Type: store.TypeInt64}}})
+		res, err := s.Query(ctx, store.Statement{SQL: "SELECT count() FROM " + chsql.Ident(d.Name), Output: []store.ResultColumn{{Name: "n", Type: store.TypeInt64}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,7 +104,7 @@ func TestServer(t *testing.T) {
 
 	// Values round-trip with their types, nulls included.
 	st := store.Statement{
-		SQL: "SELECT `time`, `s`, `n`, `f`, `b`, `ts`, `mi` FROM " + quoteIdent(d.Name) + " WHERE `id` = 'id-2' OR `time` = toDateTime64('2026-11-22 00:00:00.000000', 6, 'UTC') ORDER BY `time`, `n` NULLS LAST LIMIT 2",
+		SQL: "SELECT `time`, `s`, `n`, `f`, `b`, `ts`, `mi` FROM " + chsql.Ident(d.Name) + " WHERE `id` = 'id-2' OR `time` = toDateTime64('2026-11-22 00:00:00.000000', 6, 'UTC') ORDER BY `time`, `n` NULLS LAST LIMIT 2",
 		Output: []store.ResultColumn{{Name: "time", Type: store.TypeTimestamp}, {Name: "s", Type: store.TypeString}, {Name: "n", Type: store.TypeInt64},
 			{Name: "f", Type: store.TypeDouble}, {Name: "b", Type: store.TypeBool}, {Name: "ts", Type: store.TypeTimestamp}, {Name: "mi", Type: store.TypeInt64}},
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/olapgate/olapgate/internal/chsql"
 )
 
 // The OpenTelemetry tables on ClickHouse are the Collector contrib ClickHouse exporter's
@@ -134,14 +136,14 @@ func (s OTelSchema) traceIDTsTable() string { return s.TracesTable + "_trace_id_
 func (s OTelSchema) traceIDTsView() string  { return s.TracesTable + "_trace_id_ts_mv" }
 
 func (s OTelSchema) table(name string) string {
-	return quoteIdent(s.Database) + "." + quoteIdent(name)
+	return chsql.Ident(s.Database) + "." + chsql.Ident(name)
 }
 
 func (s OTelSchema) onCluster() string {
 	if s.ClusterName == "" {
 		return ""
 	}
-	return " ON CLUSTER " + quoteIdent(s.ClusterName)
+	return " ON CLUSTER " + chsql.Ident(s.ClusterName)
 }
 
 // ttlClause is the exporter's TTL expression: the largest whole unit of the duration, on
@@ -353,7 +355,7 @@ func (s OTelSchema) createTable(name string, t chTable) string {
 		if i > 0 {
 			b.WriteString(",")
 		}
-		b.WriteString("\n    " + quoteIdent(c.name) + " " + c.typ)
+		b.WriteString("\n    " + chsql.Ident(c.name) + " " + c.typ)
 		if c.extra != "" {
 			b.WriteString(" " + c.extra)
 		}
@@ -383,7 +385,7 @@ func (s OTelSchema) OTelDDL(database string) []string {
 	m := d.MetricsTables
 	var ddl []string
 	if d.Database != database { // the store's own database exists (and the user may not create databases)
-		ddl = append(ddl, "CREATE DATABASE IF NOT EXISTS "+quoteIdent(d.Database)+d.onCluster())
+		ddl = append(ddl, "CREATE DATABASE IF NOT EXISTS "+chsql.Ident(d.Database)+d.onCluster())
 	}
 	return append(ddl,
 		d.createTable(d.TracesTable, tracesTable),

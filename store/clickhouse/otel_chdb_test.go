@@ -24,6 +24,7 @@ import (
 	"github.com/olapgate/olapgate/collector/telemetry"
 	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
 	"github.com/olapgate/olapgate/internal/chdbtest"
+	"github.com/olapgate/olapgate/internal/chsql"
 	"github.com/olapgate/olapgate/internal/dataset"
 	"github.com/olapgate/olapgate/store"
 )
@@ -518,7 +519,7 @@ func TestOTelBlocksOnChdb(t *testing.T) {
 	tables := OTelTables{schema: s}
 	jsonBlocks := otelSampleBlocks(t, s)
 	for i, b := range otelSampleBlocks(t, s) {
-		res := run("SELECT name, type FROM system.columns WHERE database = 'ref' AND table = " + quoteString(b.Table) +
+		res := run("SELECT name, type FROM system.columns WHERE database = 'ref' AND table = " + chsql.String(b.Table) +
 			" AND default_kind = '' ORDER BY position")
 		var want, got []string
 		for _, r := range res[0].Rows {
@@ -539,7 +540,7 @@ func TestOTelBlocksOnChdb(t *testing.T) {
 	for _, table := range append([]string{s.TracesTable, s.traceIDTsTable(), s.LogsTable}, s.metricTables()...) {
 		var rows [2][]string
 		for i, db := range []string{"ref", "json"} {
-			for _, r := range run("SELECT * FROM " + quoteIdent(db) + "." + quoteIdent(table))[0].Rows {
+			for _, r := range run("SELECT * FROM " + chsql.Ident(db) + "." + chsql.Ident(table))[0].Rows {
 				rows[i] = append(rows[i], fmt.Sprint(r))
 			}
 			sort.Strings(rows[i])

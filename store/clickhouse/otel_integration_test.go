@@ -13,6 +13,7 @@ import (
 	"github.com/olapgate/olapgate/collector/otelrows"
 	"github.com/olapgate/olapgate/collector/telemetry"
 	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
+	"github.com/olapgate/olapgate/internal/chsql"
 	"github.com/olapgate/olapgate/store"
 )
 
@@ -43,7 +44,7 @@ func TestOTelServer(t *testing.T) {
 	_, _ = rand.Read(suffix[:])
 	db := "olapgate_it_otel_" + hex.EncodeToString(suffix[:])
 	defer func() {
-		if err := s.pool.Do(context.Background(), ch.Query{Body: "DROP DATABASE IF EXISTS " + quoteIdent(db)}); err != nil {
+		if err := s.pool.Do(context.Background(), ch.Query{Body: "DROP DATABASE IF EXISTS " + chsql.Ident(db)}); err != nil {
 			t.Errorf("drop database: %v", err)
 		}
 	}()
@@ -64,7 +65,7 @@ func TestOTelServer(t *testing.T) {
 	}
 	count := func(table string) int64 {
 		t.Helper()
-		res, err := tables.Query(ctx, store.Statement{SQL: "SELECT count() FROM " + quoteIdent(db) + "." + quoteIdent(table),
+		res, err := tables.Query(ctx, store.Statement{SQL: "SELECT count() FROM " + chsql.Ident(db) + "." + chsql.Ident(table),
 			Output: []store.ResultColumn{{Name: "n", Type: store.TypeInt64}}})
 		if err != nil {
 			t.Fatal(err)

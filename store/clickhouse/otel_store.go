@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/olapgate/olapgate/collector/otelrows"
+	"github.com/olapgate/olapgate/internal/chsql"
 	"github.com/olapgate/olapgate/internal/dataset"
 	"github.com/olapgate/olapgate/store"
 )
@@ -191,7 +192,7 @@ func columnList(in proto.Input) string {
 		if i > 0 {
 			s += ", "
 		}
-		s += quoteIdent(c.Name)
+		s += chsql.Ident(c.Name)
 	}
 	return s
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/olapgate/olapgate/internal/chdbtest"
+	"github.com/olapgate/olapgate/internal/chsql"
 )
 
 // exporterTemplate reads a reference copy of the exporter's DDL template without its header.
@@ -103,7 +104,7 @@ func TestOTelDDLMatchesExporter(t *testing.T) {
 		t.Helper()
 		out := map[string][]string{}
 		for _, db := range []string{"ref", "gen"} {
-			res := run(strings.ReplaceAll(q, "$db", quoteString(db)))
+			res := run(strings.ReplaceAll(q, "$db", chsql.String(db)))
 			for _, row := range res[0].Rows {
 				s := strings.ReplaceAll(fmt.Sprintf("%q", row[1:]), "`"+db+"`.", "DB.")
 				s = strings.ReplaceAll(s, db+".", "DB.")

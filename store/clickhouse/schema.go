@@ -10,6 +10,7 @@ import (
 	"github.com/ClickHouse/ch-go/proto"
 	"google.golang.org/grpc/codes"
 
+	"github.com/olapgate/olapgate/internal/chsql"
 	"github.com/olapgate/olapgate/internal/dataset"
 )
 
@@ -54,7 +55,7 @@ func CreateTableSQL(d *dataset.Dataset, dedupWindow int) (string, error) {
 		dedupWindow = DefaultDedupWindow
 	}
 	var b strings.Builder
-	b.WriteString("CREATE TABLE IF NOT EXISTS " + quoteIdent(d.Name) + " (")
+	b.WriteString("CREATE TABLE IF NOT EXISTS " + chsql.Ident(d.Name) + " (")
 	for i, c := range d.Columns() {
 		t, err := ColumnType(c, i == 0)
 		if err != nil {
@@ -63,9 +64,9 @@ func CreateTableSQL(d *dataset.Dataset, dedupWindow int) (string, error) {
 		if i > 0 {
 			b.WriteString(",")
 		}
-		b.WriteString("\n  " + quoteIdent(c.Name) + " " + t)
+		b.WriteString("\n  " + chsql.Ident(c.Name) + " " + t)
 	}
-	time := quoteIdent(d.Columns()[0].Name)
+	time := chsql.Ident(d.Columns()[0].Name)
 	key := time
 	nullableKey := false
 	if d.TenantColumn != "" {
@@ -73,7 +74,7 @@ func CreateTableSQL(d *dataset.Dataset, dedupWindow int) (string, error) {
 		if !ok {
 			return "", fmt.Errorf("tenant column %s is not a column", d.TenantColumn)
 		}
-		key = "(" + quoteIdent(tc.Name) + ", " + time + ")"
+		key = "(" + chsql.Ident(tc.Name) + ", " + time + ")"
 		nullableKey = true
 	}
 	b.WriteString("\n) ENGINE = MergeTree")
@@ -102,7 +103,7 @@ func AddColumnsSQL(d *dataset.Dataset, existing map[string]string) (string, erro
 			if i == 0 {
 				return "", fmt.Errorf("time column %s is not in the table; a dataset's time column cannot change", c.Name)
 			}
-			adds = append(adds, "ADD COLUMN IF NOT EXISTS "+quoteIdent(c.Name)+" "+t)
+			adds = append(adds, "ADD COLUMN IF NOT EXISTS "+chsql.Ident(c.Name)+" "+t)
 			continue
 		}
 		if normalizeType(have) != normalizeType(t) {
@@ -112,37 +113,11 @@ func AddColumnsSQL(d *dataset.Dataset, existing map[string]string) (string, erro
 	if len(adds) == 0 {
 		return "", nil
 	}
-	return "ALTER TABLE " + quoteIdent(d.Name) + " " + strings.Join(adds, ", "), nil
+	return "ALTER TABLE " + chsql.Ident(d.Name) + " " + strings.Join(adds, ", "), nil
 }
 
 // normalizeType drops the spaces ClickHouse may print differently ("DateTime64(6,'UTC')").
 func normalizeType(t string) string { return strings.ReplaceAll(t, " ", "") }
-
-// quoteIdent quotes a name with backquotes, as the planner's ClickHouse dialect does.
-func quoteIdent(name string) string {
-	return "`" + strings.NewReplacer(`\`, `\\`, "`", "\\`").Replace(name) + "`"
-}
-
-// quoteString is a ClickHouse string literal: backslash and quote escaped, every other byte
-// outside printable ASCII written \xHH (the planner's rule).
-func quoteString(s string) string {
-	var b strings.Builder
-	b.WriteByte('\'')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '\'' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c < 0x20 || c >= 0x7f:
-			fmt.Fprintf(&b, `\x%02X`, c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('\'')
-	return b.String()
-}
 
 // EnsureDataset creates the dataset's table (CreateTableSQL), or adds the declared columns it
 // lacks (AddColumnsSQL). Columns are never dropped or retyped: a column the dataset no longer
@@ -190,7 +165,7 @@ func (s *Store) tableColumns(ctx context.Context, table string) (map[string]stri
 	var names, types proto.ColStr
 	out := map[string]string{}
 	err := s.pool.Do(ctx, ch.Query{
-		Body: "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = " + quoteString(table),
+		Body: "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = " + chsql.String(table),
 		Result: proto.Results{
 			{Name: "name", Data: &names},
 			{Name: "type", Data: &types},

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/olapgate/olapgate/internal/chsql"
 	"github.com/olapgate/olapgate/internal/dataset"
 )
 
@@ -109,10 +110,10 @@ func TestAddColumnsSQL(t *testing.T) {
 }
 
 func TestQuoting(t *testing.T) {
-	if got := quoteIdent("a`b\\"); got != "`a\\`b\\\\`" {
+	if got := chsql.Ident("a`b\\"); got != "`a\\`b\\\\`" {
 		t.Errorf("quoteIdent: %s", got)
 	}
-	if got := quoteString("it's \\ é\x00"); got != `'it\'s \\ \xC3\xA9\x00'` {
+	if got := chsql.String("it's \\ é\x00"); got != `'it\'s \\ \xC3\xA9\x00'` {
 		t.Errorf("quoteString: %s", got)
 	}
 }

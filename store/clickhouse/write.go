@@ -13,6 +13,7 @@ import (
 	"github.com/ClickHouse/ch-go/proto"
 	"google.golang.org/grpc/codes"
 
+	"github.com/olapgate/olapgate/internal/chsql"
 	"github.com/olapgate/olapgate/internal/dataset"
 	"github.com/olapgate/olapgate/store"
 )
@@ -82,9 +83,9 @@ func (s *Store) Write(ctx context.Context, b *store.Batch) (store.WriteResult, e
 func insertSQL(table string, input proto.Input) string {
 	names := make([]string, len(input))
 	for i, c := range input {
-		names[i] = quoteIdent(c.Name)
+		names[i] = chsql.Ident(c.Name)
 	}
-	return "INSERT INTO " + quoteIdent(table) + " (" + strings.Join(names, ", ") + ") VALUES"
+	return "INSERT INTO " + chsql.Ident(table) + " (" + strings.Join(names, ", ") + ") VALUES"
 }
 
 // blockInput lays rows [lo, hi) of the batch out as ch-go columns of the table's types
