@@ -64,7 +64,7 @@ bench: ## the benchmarks recorded in BENCHMARKS.md (see there for the interleave
 
 .PHONY: fuzz
 FUZZ_TARGETS := ./ingest/decode/:FuzzJSON ./ingest/decode/:FuzzRFC3339 ./ingest/decode/:FuzzJSONInt \
-	./gateway/:FuzzIngestHandler ./gateway/:FuzzQueryHandler ./gateway/:FuzzAppendJSONString ./planner/:FuzzPlan \
+	./gateway/:FuzzIngestHandler ./gateway/:FuzzQueryHandler ./internal/jsonstr/:FuzzAppend ./planner/:FuzzPlan \
 	./collector/:FuzzTracesHTTP ./collector/:FuzzLogsHTTP ./collector/:FuzzMetricsHTTP \
 	./collector/otelrows/:FuzzAppendString ./collector/telemetry/:FuzzParseJSONObject \
 	./loadtest/schedule/:FuzzParse ./loadtest/threshold/:FuzzParse \

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -23,6 +22,7 @@ import (
 
 	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
 	"github.com/olapgate/olapgate/ingest/decode"
+	"github.com/olapgate/olapgate/internal/jsonstr"
 	"github.com/olapgate/olapgate/store"
 )
 
@@ -163,7 +163,7 @@ func (g *Gateway) handleIngest(w http.ResponseWriter, r *http.Request) {
 			b.WriteByte(',')
 		}
 		fmt.Fprintf(&b, `{"index":%d,"reason":`, x.Index)
-		b.Write(appendJSONString(nil, x.Reason))
+		b.Write(jsonstr.Append(nil, x.Reason))
 		b.WriteByte('}')
 	}
 	fmt.Fprintf(&b, `],"ack":%q}`, g.ackFor(d))
@@ -279,7 +279,7 @@ func appendColumnsRows(buf []byte, r *store.Result) []byte {
 			buf = append(buf, ',')
 		}
 		buf = append(buf, `{"name":`...)
-		buf = appendJSONString(buf, c.Name)
+		buf = jsonstr.Append(buf, c.Name)
 		buf = append(buf, `,"type":"`...)
 		buf = append(buf, c.Type.String()...)
 		buf = append(buf, '"')
@@ -308,16 +308,16 @@ func appendColumnsRows(buf []byte, r *store.Result) []byte {
 // appendStats writes QueryStats with int64s as JSON numbers (protojson would quote them).
 func appendStats(buf []byte, s *olapgatev1.QueryStats) []byte {
 	buf = append(buf, `{"backend":`...)
-	buf = appendJSONString(buf, s.GetBackend())
+	buf = jsonstr.Append(buf, s.GetBackend())
 	if tr := s.GetTimeRange(); tr != nil {
 		buf = append(buf, `,"timeRange":{"start":`...)
-		buf = appendJSONString(buf, tr.GetStart())
+		buf = jsonstr.Append(buf, tr.GetStart())
 		buf = append(buf, `,"end":`...)
-		buf = appendJSONString(buf, tr.GetEnd())
+		buf = jsonstr.Append(buf, tr.GetEnd())
 		buf = append(buf, '}')
 	}
 	buf = append(buf, `,"timeZone":`...)
-	buf = appendJSONString(buf, s.GetTimeZone())
+	buf = jsonstr.Append(buf, s.GetTimeZone())
 	for _, f := range []struct {
 		name string
 		v    bool
@@ -341,7 +341,7 @@ func appendStats(buf []byte, s *olapgatev1.QueryStats) []byte {
 			buf = append(buf, `,"`...)
 			buf = append(buf, f.name...)
 			buf = append(buf, `":`...)
-			buf = appendJSONString(buf, f.v)
+			buf = jsonstr.Append(buf, f.v)
 		}
 	}
 	return append(buf, '}')
@@ -352,7 +352,7 @@ func appendValue(buf []byte, v any) []byte {
 	case nil:
 		return append(buf, "null"...)
 	case string:
-		return appendJSONString(buf, x)
+		return jsonstr.Append(buf, x)
 	case int64:
 		return strconv.AppendInt(buf, x, 10)
 	case float64:
@@ -367,47 +367,7 @@ func appendValue(buf []byte, v any) []byte {
 		buf = x.AppendFormat(buf, time.RFC3339Nano)
 		return append(buf, '"')
 	}
-	return appendJSONString(buf, fmt.Sprint(v))
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string, replacing invalid UTF-8 with U+FFFD.
-func appendJSONString(buf []byte, s string) []byte {
-	buf = append(buf, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				buf = append(buf, '\\', c)
-			case c >= 0x20:
-				buf = append(buf, c)
-			case c == '\n':
-				buf = append(buf, '\\', 'n')
-			case c == '\r':
-				buf = append(buf, '\\', 'r')
-			case c == '\t':
-				buf = append(buf, '\\', 't')
-			default:
-				buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			buf = append(buf, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			buf = append(buf, `\u202`...)
-			buf = append(buf, hexDigits[r&0xf])
-		default:
-			buf = append(buf, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(buf, '"')
+	return jsonstr.Append(buf, fmt.Sprint(v))
 }
 
 // writeError answers with the HTTP status for a gRPC status (DESIGN §5) and a JSON body in
@@ -439,7 +399,7 @@ func writeErrorCode(w http.ResponseWriter, httpCode int, c codes.Code, msg strin
 	}
 	w.WriteHeader(httpCode)
 	buf := fmt.Appendf(nil, `{"code":%d,"status":%q,"message":`, int(c), c.String())
-	buf = appendJSONString(buf, msg)
+	buf = jsonstr.Append(buf, msg)
 	buf = append(buf, "}\n"...)
 	_, _ = w.Write(buf)
 }

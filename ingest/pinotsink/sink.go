@@ -34,11 +34,11 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/olapgate/olapgate/internal/dataset"
+	"github.com/olapgate/olapgate/internal/jsonstr"
 	"github.com/olapgate/olapgate/store"
 )
 
@@ -302,7 +302,7 @@ func (e encoder) row(b *store.Batch, i int, buf []byte) (key, value []byte) {
 			buf = append(buf, ',')
 		}
 		first = false
-		buf = appendString(buf, e.cols[c].Name)
+		buf = jsonstr.Append(buf, e.cols[c].Name)
 		buf = append(buf, ':')
 		buf = appendValue(buf, cb, i)
 	}
@@ -322,7 +322,7 @@ func (e encoder) row(b *store.Batch, i int, buf []byte) (key, value []byte) {
 func appendValue(buf []byte, cb *store.ColumnBuf, i int) []byte {
 	switch cb.Type {
 	case dataset.String:
-		return appendString(buf, cb.Strings[i])
+		return jsonstr.Append(buf, cb.Strings[i])
 	case dataset.Int:
 		return strconv.AppendInt(buf, cb.Ints[i], 10)
 	case dataset.Float:
@@ -360,45 +360,6 @@ func millis(us int64) int64 {
 		ms--
 	}
 	return ms
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string.
-func appendString(buf []byte, s string) []byte {
-	buf = append(buf, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				buf = append(buf, '\\', c)
-			case c == '\n':
-				buf = append(buf, '\\', 'n')
-			case c == '\r':
-				buf = append(buf, '\\', 'r')
-			case c == '\t':
-				buf = append(buf, '\\', 't')
-			case c < 0x20:
-				buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			default:
-				buf = append(buf, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			buf = append(buf, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			buf = append(buf, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-		default:
-			buf = append(buf, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(buf, '"')
 }
 
 // String describes the sink for logs.
