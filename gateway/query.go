@@ -101,8 +101,21 @@ func (g *Gateway) run(ctx context.Context, pb *olapgatev1.Query) (a *answer, err
 	start := time.Now()
 	var q *query.Query
 	defer func() { g.logQuery(ctx, start, pb, q, a, err) }()
-	ctx, span := g.tracer.Start(ctx, "query "+pb.GetDataset(), trace.WithSpanKind(trace.SpanKindServer))
-	defer func() { finishQuerySpan(span, tenantFrom(ctx), a, err) }()
+	// The query span starts at once when the caller's trace continues here; otherwise only
+	// once the cache has missed, so an answer from the cache (the hot path of a dashboard)
+	// costs no span (the sampler would drop almost all of them anyway).
+	var span trace.Span
+	startSpan := func() {
+		ctx, span = g.tracer.Start(ctx, "query "+pb.GetDataset(), trace.WithSpanKind(trace.SpanKindServer))
+	}
+	if trace.SpanContextFromContext(ctx).IsValid() {
+		startSpan()
+	}
+	defer func() {
+		if span != nil {
+			finishQuerySpan(span, tenantFrom(ctx), a, err)
+		}
+	}()
 	q, st, err := g.resolve(ctx, pb)
 	if err != nil {
 		g.metrics.observeQuery(pb.GetDataset(), err, time.Since(start))
@@ -118,6 +131,9 @@ func (g *Gateway) run(ctx context.Context, pb *olapgatev1.Query) (a *answer, err
 			a.stats.CacheHit, a.stats.AgeMs = true, age.Milliseconds()
 			return a, nil
 		}
+	}
+	if span == nil {
+		startSpan()
 	}
 	p, err := planner.New(q, st.Dialect())
 	if err != nil {
