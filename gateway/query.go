@@ -171,16 +171,7 @@ func (g *Gateway) run(ctx context.Context, pb *olapgatev1.Query) (a *answer, err
 		} else {
 			res, err = p.Execute(ctx, traced)
 		}
-		if ticket != nil {
-			switch {
-			case err == nil:
-				ticket.Done(admission.OK)
-			case store.IsOverload(err):
-				ticket.Done(admission.Overload)
-			default:
-				ticket.Done(admission.Dropped)
-			}
-		}
+		release(ticket, err)
 		if err == nil {
 			g.cache.put(key, res, execStart)
 		}
@@ -215,6 +206,23 @@ func (g *Gateway) run(ctx context.Context, pb *olapgatev1.Query) (a *answer, err
 		a.stats.ReusedBuckets = int64(reused)
 	}
 	return a, nil
+}
+
+// release ends an admitted execution (nil: admission control is off): success feeds the
+// limiter's latency, a backend's overload answer counts as overload, and other failures say
+// nothing about the engine's capacity.
+func release(t *admission.Ticket, err error) {
+	if t == nil {
+		return
+	}
+	switch {
+	case err == nil:
+		t.Done(admission.OK)
+	case store.IsOverload(err):
+		t.Done(admission.Overload)
+	default:
+		t.Done(admission.Dropped)
+	}
 }
 
 // logQuery records a finished query (answered or not) in the query log.

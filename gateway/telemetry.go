@@ -11,7 +11,6 @@ import (
 
 	"github.com/olapgate/olapgate/gateway/admission"
 	olapgatev1 "github.com/olapgate/olapgate/gen/olapgate/v1"
-	"github.com/olapgate/olapgate/store"
 )
 
 // telemetryGuard serves the collector's TelemetryService through the same protections as
@@ -82,16 +81,7 @@ func guarded[Req, Resp proto.Message](ctx context.Context, t *telemetryGuard, me
 		}
 		execStart := time.Now()
 		resp, err := call(ctx, req)
-		if ticket != nil {
-			switch {
-			case err == nil:
-				ticket.Done(admission.OK)
-			case store.IsOverload(err):
-				ticket.Done(admission.Overload)
-			default:
-				ticket.Done(admission.Dropped)
-			}
-		}
+		release(ticket, err)
 		if err != nil {
 			return nil, err
 		}
