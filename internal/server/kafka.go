@@ -43,14 +43,22 @@ func (s *Server) prepareKafka(datasets []*dataset.Dataset, backends map[string]s
 			return nil, fmt.Errorf("prepare kafka source %s: %w", kc.Name, err)
 		}
 		s.sources = append(s.sources, src)
-		dl := src.DeadLetterDataset()
-		i := slices.IndexFunc(datasets, func(d *dataset.Dataset) bool { return strings.EqualFold(d.Name, dl.Name) })
-		switch {
-		case i < 0:
-			datasets = append(slices.Clone(datasets), dl)
-		case datasets[i].Backend != dl.Backend:
-			return nil, fmt.Errorf("prepare kafka source %s: its dead letters go to %s on %s, but a dataset %s is on %s already (another source's dead letters?): set deadLetter.dataset", kc.Name, dl.Name, dl.Backend, datasets[i].Name, datasets[i].Backend)
+		if datasets, err = joinDeadLetters(datasets, src.DeadLetterDataset()); err != nil {
+			return nil, fmt.Errorf("prepare kafka source %s: %w", kc.Name, err)
 		}
+	}
+	return datasets, nil
+}
+
+// joinDeadLetters adds a stream source's dead-letter dataset to the gateway's datasets, once
+// however many sources share it; sources sharing one must store it on the same backend.
+func joinDeadLetters(datasets []*dataset.Dataset, dl *dataset.Dataset) ([]*dataset.Dataset, error) {
+	i := slices.IndexFunc(datasets, func(d *dataset.Dataset) bool { return strings.EqualFold(d.Name, dl.Name) })
+	switch {
+	case i < 0:
+		return append(slices.Clone(datasets), dl), nil
+	case datasets[i].Backend != dl.Backend:
+		return nil, fmt.Errorf("its dead letters go to %s on %s, but a dataset %s is on %s already (another source's dead letters?): set deadLetter.dataset", dl.Name, dl.Backend, datasets[i].Name, datasets[i].Backend)
 	}
 	return datasets, nil
 }

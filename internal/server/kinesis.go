@@ -3,8 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -21,8 +19,8 @@ func (s *Server) prepareKinesis(datasets []*dataset.Dataset, reg prometheus.Regi
 			return nil, fmt.Errorf("prepare kinesis source %s: %w", kc.Name, err)
 		}
 		s.kinesisSources = append(s.kinesisSources, src)
-		if dl := src.DeadLetterDataset(); !slices.ContainsFunc(datasets, func(d *dataset.Dataset) bool { return strings.EqualFold(d.Name, dl.Name) }) {
-			datasets = append(slices.Clone(datasets), dl)
+		if datasets, err = joinDeadLetters(datasets, src.DeadLetterDataset()); err != nil {
+			return nil, fmt.Errorf("prepare kinesis source %s: %w", kc.Name, err)
 		}
 	}
 	return datasets, nil
