@@ -82,21 +82,10 @@ type Topic struct {
 	Route *FieldRoute `yaml:"route,omitempty"`
 }
 
-// FieldRoute routes by the value of a top-level string field.
-type FieldRoute struct {
-	Field string `yaml:"field"`
-	// Datasets maps field values to datasets.
-	Datasets map[string]string `yaml:"datasets"`
-	// Default takes values not in Datasets; "" dead-letters them.
-	Default string `yaml:"default,omitempty"`
-}
+// FieldRoute routes by the value of a top-level string field (every stream source's).
+type FieldRoute = pipeline.FieldRoute
 
-func (t Topic) route() *pipeline.Route {
-	if t.Route == nil {
-		return &pipeline.Route{Dataset: t.Dataset}
-	}
-	return &pipeline.Route{Dataset: t.Dataset, Field: t.Route.Field, Datasets: t.Route.Datasets, Default: t.Route.Default}
-}
+func (t Topic) route() *pipeline.Route { return pipeline.RouteOf(t.Dataset, t.Route) }
 
 // BatchConfig bounds a batch: it is decoded and handed to the store's committer when it holds
 // MaxEvents records or its oldest record has waited MaxWait. While a commit runs, the next

@@ -74,14 +74,8 @@ type Config struct {
 	DiscoveryInterval time.Duration `yaml:"discoveryInterval,omitempty"`
 }
 
-// FieldRoute routes by the value of a top-level string field.
-type FieldRoute struct {
-	Field string `yaml:"field"`
-	// Datasets maps field values to datasets.
-	Datasets map[string]string `yaml:"datasets"`
-	// Default takes values not in Datasets; "" dead-letters them.
-	Default string `yaml:"default,omitempty"`
-}
+// FieldRoute routes by the value of a top-level string field (every stream source's).
+type FieldRoute = pipeline.FieldRoute
 
 // CredentialsConfig says where the AWS credentials come from.
 type CredentialsConfig struct {
@@ -109,12 +103,7 @@ type DeadLetterConfig struct {
 	Dataset string `yaml:"dataset,omitempty"`
 }
 
-func (c Config) route() *pipeline.Route {
-	if c.Route == nil {
-		return &pipeline.Route{Dataset: c.Dataset}
-	}
-	return &pipeline.Route{Dataset: c.Dataset, Field: c.Route.Field, Datasets: c.Route.Datasets, Default: c.Route.Default}
-}
+func (c Config) route() *pipeline.Route { return pipeline.RouteOf(c.Dataset, c.Route) }
 
 func (c Config) withDefaults() Config {
 	if c.StartPosition == "" {

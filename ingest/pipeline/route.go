@@ -23,6 +23,24 @@ type Route struct {
 	Default string `yaml:"default,omitempty"`
 }
 
+// FieldRoute is how a source's configuration routes by a top-level string field (the
+// `route:` key beside `dataset:` of a Kafka topic or a Kinesis stream).
+type FieldRoute struct {
+	Field string `yaml:"field"`
+	// Datasets maps field values to datasets.
+	Datasets map[string]string `yaml:"datasets"`
+	// Default takes values not in Datasets; "" dead-letters them.
+	Default string `yaml:"default,omitempty"`
+}
+
+// RouteOf is the Route of a source configured with dataset, or with by when it is set.
+func RouteOf(dataset string, by *FieldRoute) *Route {
+	if by == nil {
+		return &Route{Dataset: dataset}
+	}
+	return &Route{Dataset: dataset, Field: by.Field, Datasets: by.Datasets, Default: by.Default}
+}
+
 // Validate checks the route against the datasets known (nil skips that check).
 func (r *Route) Validate(known func(string) bool) error {
 	switch {
