@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/olapgate/olapgate/internal/chdouble"
 	"github.com/olapgate/olapgate/internal/dataset"
 	"github.com/olapgate/olapgate/store"
 	"github.com/olapgate/olapgate/store/clickhouse"
@@ -64,7 +65,7 @@ func TestClickHouseServerCrash(t *testing.T) {
 	var suffix [4]byte
 	_, _ = rand.Read(suffix[:])
 	name := "olapgate_kafka_it_" + hex.EncodeToString(suffix[:])
-	d := chDataset(t, name)
+	d := chdouble.Dataset(t, name)
 	dl := name + "_dl"
 	count := func(q string) int64 {
 		t.Helper()
@@ -87,7 +88,7 @@ func TestClickHouseServerCrash(t *testing.T) {
 
 	const partitions, n = 4, 20000
 	c := newCluster(t, partitions)
-	produce(t, c, partitions, 0, n/2, poisoned)
+	produce(t, c, partitions, 0, n/2, chdouble.Poisoned)
 	cfg := sourceConfig(c, func(cfg *Config) {
 		cfg.Batch = BatchConfig{MaxEvents: 500, MaxWait: 20 * time.Millisecond}
 		cfg.DeadLetter.Dataset = dl
@@ -120,7 +121,7 @@ func TestClickHouseServerCrash(t *testing.T) {
 	}
 	t.Logf("crashed with %d rows stored", count("SELECT count() FROM `"+name+"`"))
 
-	produce(t, c, partitions, n/2, n, poisoned)
+	produce(t, c, partitions, n/2, n, chdouble.Poisoned)
 	src2, err := New(sourceConfig(c, func(cfg *Config) { cfg.DeadLetter.Dataset = dl }), st, []*dataset.Dataset{d}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +129,7 @@ func TestClickHouseServerCrash(t *testing.T) {
 	if err := src2.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	good := int64(n - badCount(n))
+	good := int64(n - chdouble.BadCount(n))
 	deadline := time.Now().Add(90 * time.Second)
 	for count("SELECT count() FROM `"+name+"`") < good {
 		if time.Now().After(deadline) {
@@ -140,7 +141,7 @@ func TestClickHouseServerCrash(t *testing.T) {
 	shutdown(t, src2)
 	rows, distinct := count("SELECT count() FROM `"+name+"`"), count("SELECT uniqExact(seq) FROM `"+name+"`")
 	dead, deadDistinct := count("SELECT count() FROM `"+dl+"`"), count("SELECT uniqExact(partition, position) FROM `"+dl+"`")
-	if rows != good || distinct != good || dead != int64(badCount(n)) || deadDistinct != dead {
-		t.Fatalf("%d rows (%d distinct seq), %d dead letters (%d distinct); want %d and %d, each once", rows, distinct, dead, deadDistinct, good, badCount(n))
+	if rows != good || distinct != good || dead != int64(chdouble.BadCount(n)) || deadDistinct != dead {
+		t.Fatalf("%d rows (%d distinct seq), %d dead letters (%d distinct); want %d and %d, each once", rows, distinct, dead, deadDistinct, good, chdouble.BadCount(n))
 	}
 }

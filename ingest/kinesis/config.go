@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/olapgate/olapgate/ingest/pipeline"
+	"github.com/olapgate/olapgate/internal/dataset"
 )
 
 // Defaults for zero Config fields.
@@ -18,6 +19,11 @@ const (
 	DefaultDiscoveryInterval = 30 * time.Second
 	// DefaultGetRecordsLimit is also the most Kinesis returns from one GetRecords call.
 	DefaultGetRecordsLimit = 10_000
+	// DefaultLeaseDuration is how long a lease whose counter does not move stays its owner's;
+	// its owner renews it every DefaultLeaseDuration/3 unless Leases.RenewInterval says.
+	DefaultLeaseDuration = 10 * time.Second
+	// minLeaseDuration keeps renewals (a DynamoDB write each) from being hammered.
+	minLeaseDuration = 500 * time.Millisecond
 )
 
 // Start positions of a shard that has no stored position (Kinesis's iterator types).
@@ -72,6 +78,30 @@ type Config struct {
 	// DiscoveryInterval is how often ListShards looks for new shards (default 30s); a shard
 	// that ends also triggers a discovery, so children are found at once.
 	DiscoveryInterval time.Duration `yaml:"discoveryInterval,omitempty"`
+	// Leases shares the stream's shards among several instances through a DynamoDB lease
+	// table (datasets on clickhouse only: the embedded store is single-process). Without
+	// it, one instance reads every shard.
+	Leases *LeaseConfig `yaml:"leases,omitempty"`
+}
+
+// LeaseConfig is a DynamoDB lease table shared by the instances of one source, KCL-like: one
+// item per shard (owner, counter, checkpoint, parents), changed by conditional writes only.
+type LeaseConfig struct {
+	// Table is the lease table's name, one per source (created on start unless it exists,
+	// on-demand capacity).
+	Table string `yaml:"table"`
+	// Endpoint overrides DynamoDB's regional endpoint (a VPC endpoint, dynalite, DynamoDB
+	// local); the region and credentials are the source's.
+	Endpoint string `yaml:"endpoint,omitempty"`
+	// Duration is how long a lease whose counter has not moved stays with its owner (default
+	// 10s, at least 500ms): a crashed instance's shards are taken over after it.
+	Duration time.Duration `yaml:"duration,omitempty"`
+	// RenewInterval is how often an owner renews its leases and looks for leases to take
+	// (default Duration/3, at most Duration/2).
+	RenewInterval time.Duration `yaml:"renewInterval,omitempty"`
+	// WorkerID names this instance as a lease owner (default <hostname>-<random>); unique
+	// among the instances sharing the table.
+	WorkerID string `yaml:"workerId,omitempty"`
 }
 
 // FieldRoute routes by the value of a top-level string field (every stream source's).
@@ -130,12 +160,23 @@ func (c Config) withDefaults() Config {
 	if c.DiscoveryInterval == 0 {
 		c.DiscoveryInterval = DefaultDiscoveryInterval
 	}
+	if c.Leases != nil {
+		l := *c.Leases
+		if l.Duration == 0 {
+			l.Duration = DefaultLeaseDuration
+		}
+		if l.RenewInterval == 0 {
+			l.RenewInterval = l.Duration / 3
+		}
+		c.Leases = &l
+	}
 	return c
 }
 
-// Kinesis's rules for stream names and AWS region names.
+// Kinesis's rules for stream names, DynamoDB's for table names, and AWS region names.
 var (
 	streamName = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,128}$`)
+	tableName  = regexp.MustCompile(`^[a-zA-Z0-9_.-]{3,255}$`)
 	regionName = regexp.MustCompile(`^[a-z]{2}(-[a-z0-9]+)+-[0-9]+$`)
 )
 
@@ -210,5 +251,73 @@ func (c *Config) Validate(known func(string) bool) error {
 	if _, err := pipeline.DeadLetterDataset(c.DeadLetter.Dataset); err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
+	if c.Leases != nil {
+		if err := c.Leases.validate(); err != nil {
+			return fmt.Errorf("%s: leases: %w", where, err)
+		}
+	}
 	return nil
+}
+
+func (l *LeaseConfig) validate() error {
+	if !tableName.MatchString(l.Table) {
+		return fmt.Errorf("table %q: want 3 to 255 of a-z A-Z 0-9 _ . -", l.Table)
+	}
+	if l.Endpoint != "" {
+		u, err := url.Parse(l.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("endpoint %q: want an http:// or https:// URL", l.Endpoint)
+		}
+	}
+	if l.Duration != 0 && l.Duration < minLeaseDuration {
+		return fmt.Errorf("duration %s: want at least %s (or 0 for %s)", l.Duration, minLeaseDuration, DefaultLeaseDuration)
+	}
+	d := l.Duration
+	if d == 0 {
+		d = DefaultLeaseDuration
+	}
+	if l.RenewInterval < 0 || l.RenewInterval > d/2 {
+		return fmt.Errorf("renewInterval %s: want at most half the duration, %s (or 0 for a third)", l.RenewInterval, d/2)
+	}
+	if len(l.WorkerID) > 256 {
+		return fmt.Errorf("workerId: %d bytes, want at most 256", len(l.WorkerID))
+	}
+	return nil
+}
+
+// Backend returns the backend of the datasets the stream routes to, which must all be on one:
+// embedded (rows and positions committed together) or clickhouse (idempotent inserts, then
+// checkpoints); a source keeps its positions one way. lookup resolves a declared dataset (nil
+// when not declared: Validate reports those). No dataset found: embedded. Leases need
+// clickhouse: the embedded store is single-process.
+func (c *Config) Backend(lookup func(string) *dataset.Dataset) (string, error) {
+	backend, first := "", ""
+	for _, n := range c.route().Names() {
+		d := lookup(n)
+		if d == nil {
+			continue
+		}
+		b := d.Backend
+		if b == "" {
+			b = dataset.BackendEmbedded
+		}
+		switch b {
+		case dataset.BackendEmbedded, dataset.BackendClickHouse:
+		default:
+			return "", fmt.Errorf("kinesis source %s: dataset %s uses the %s backend; Kinesis sources write to the embedded store or to ClickHouse", c.Name, n, b)
+		}
+		switch {
+		case backend == "":
+			backend, first = b, n
+		case b != backend:
+			return "", fmt.Errorf("kinesis source %s: dataset %s is on the %s backend and dataset %s on %s: one source's datasets must all be on one backend (positions are kept one way per source); use two sources", c.Name, first, backend, n, b)
+		}
+	}
+	if backend == "" {
+		backend = dataset.BackendEmbedded
+	}
+	if c.Leases != nil && backend == dataset.BackendEmbedded {
+		return "", fmt.Errorf("kinesis source %s: leases: the embedded store is single-process, so one instance reads every shard; leases are for datasets on clickhouse (remove leases, or move the datasets)", c.Name)
+	}
+	return backend, nil
 }

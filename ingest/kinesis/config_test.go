@@ -69,6 +69,16 @@ func TestConfigValidate(t *testing.T) {
 		{"limit too high", func(c *Config) { c.GetRecordsLimit = 10001 }, "getRecordsLimit"},
 		{"dead letter is a dataset", func(c *Config) { c.DeadLetter.Dataset = "views" }, "own"},
 		{"dead letter name", func(c *Config) { c.DeadLetter.Dataset = "_x" }, "reserved"},
+		{"leases", func(c *Config) {
+			c.Leases = &LeaseConfig{Table: "k.leases", Endpoint: "http://127.0.0.1:8000", Duration: 2 * time.Second, RenewInterval: time.Second, WorkerID: "w1"}
+		}, ""},
+		{"lease table missing", func(c *Config) { c.Leases = &LeaseConfig{} }, `leases: table "": want 3 to 255`},
+		{"lease table name", func(c *Config) { c.Leases = &LeaseConfig{Table: "a/b"} }, `leases: table "a/b"`},
+		{"lease endpoint", func(c *Config) { c.Leases = &LeaseConfig{Table: "kl1", Endpoint: "dynamo:8000"} }, "leases: endpoint"},
+		{"lease duration short", func(c *Config) { c.Leases = &LeaseConfig{Table: "kl1", Duration: 100 * time.Millisecond} }, "leases: duration 100ms: want at least 500ms"},
+		{"lease renew too slow", func(c *Config) { c.Leases = &LeaseConfig{Table: "kl1", RenewInterval: 6 * time.Second} }, "leases: renewInterval 6s: want at most half the duration, 5s"},
+		{"lease renew negative", func(c *Config) { c.Leases = &LeaseConfig{Table: "kl1", RenewInterval: -time.Second} }, "leases: renewInterval"},
+		{"worker id long", func(c *Config) { c.Leases = &LeaseConfig{Table: "kl1", WorkerID: strings.Repeat("w", 257)} }, "leases: workerId: 257 bytes, want at most 256"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := validConfig()
@@ -90,6 +100,22 @@ func TestDefaults(t *testing.T) {
 		c.Batch.MaxWait != DefaultMaxWait || c.PollInterval != time.Second || c.DiscoveryInterval != 30*time.Second ||
 		c.GetRecordsLimit != 10000 || c.DeadLetter.Dataset != "olapgate_deadletter" {
 		t.Fatalf("defaults: %+v", c)
+	}
+	if c.Leases != nil {
+		t.Fatalf("leases without a table: %+v", c.Leases)
+	}
+	in := validConfig()
+	in.Leases = &LeaseConfig{Table: "kl1"}
+	c = in.withDefaults()
+	if c.Leases.Duration != 10*time.Second || c.Leases.RenewInterval != 10*time.Second/3 {
+		t.Fatalf("lease defaults: %+v", c.Leases)
+	}
+	if in.Leases.Duration != 0 {
+		t.Fatal("withDefaults changed the caller's lease config")
+	}
+	in.Leases.Duration = 3 * time.Second
+	if c := in.withDefaults(); c.Leases.RenewInterval != time.Second {
+		t.Fatalf("renewInterval default for a 3s lease: %s", c.Leases.RenewInterval)
 	}
 }
 

@@ -15,6 +15,7 @@ type metrics struct {
 	commits      *prometheus.CounterVec // source, outcome
 	millisBehind *prometheus.GaugeVec   // source, stream, shard
 	throttles    *prometheus.CounterVec // source, operation
+	leasesHeld   *prometheus.GaugeVec   // source
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -32,6 +33,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "olapgate_kinesis_throttled_total",
 			Help: "Kinesis calls refused for throughput or rate limits (ProvisionedThroughputExceeded, LimitExceeded, KMSThrottling) and retried after a backoff, by source and operation.",
 		}, []string{"source", "operation"}),
+		leasesHeld: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "olapgate_kinesis_leases_held",
+			Help: "Shard leases this instance holds and reads, by source (sources with a lease table only).",
+		}, []string{"source"}),
 	}
 	if reg == nil {
 		return m, nil
@@ -40,6 +45,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.throttles, err = pipeline.Register(reg, m.throttles); err != nil {
+		return nil, err
+	}
+	if m.leasesHeld, err = pipeline.Register(reg, m.leasesHeld); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -24,6 +24,7 @@ import (
 	"github.com/olapgate/olapgate/ingest/pipeline"
 	"github.com/olapgate/olapgate/internal/dataset"
 	"github.com/olapgate/olapgate/store"
+	"github.com/olapgate/olapgate/store/clickhouse"
 )
 
 // ClosedPrefix starts the stored position of a shard that has been read to its end and
@@ -50,18 +51,36 @@ type Option func(*Source)
 // or SSO), overriding credentials.source.
 func WithCredentials(p aws.CredentialsProvider) Option { return func(s *Source) { s.creds = p } }
 
-// Source reads every shard of a Kinesis stream into a store that commits rows and positions
-// together (store.PositionedWriter: the embedded store). See the package doc.
+// WithPositionStore is where a source whose datasets are on ClickHouse keeps its checkpoints
+// when it has no lease table: the positions of the server's embedded store (one instance
+// reads the stream). Ignored otherwise.
+func WithPositionStore(ps store.PositionedWriter) Option { return func(s *Source) { s.posStore = ps } }
+
+// Store is what a source writes to: a store.PositionedWriter (the embedded store: rows and
+// positions in one transaction) for datasets on the embedded backend, or a store.Store whose
+// Write honours clickhouse.WithInsertToken (store/clickhouse) for datasets on ClickHouse.
+type Store interface {
+	EnsureDataset(ctx context.Context, d *dataset.Dataset) error
+}
+
+// Source reads the shards of a Kinesis stream into the embedded store (rows and positions in
+// one commit) or into ClickHouse (idempotent inserts, then checkpoints), exactly once in
+// effect. See the package doc.
 type Source struct {
-	cfg   Config
-	st    store.PositionedWriter
-	log   *slog.Logger
-	m     *metrics
-	name  string // "kinesis:<name>": the store's source key and the metrics' source label
-	dlq   *dataset.Dataset
-	creds aws.CredentialsProvider
-	kc    *kinesis.Client
-	tr    *http.Transport // the client's: its idle connections are closed on shutdown
+	cfg      Config
+	target   Store
+	st       store.PositionedWriter // the embedded store, when the datasets are there
+	ch       *chWriter              // ClickHouse, when the datasets are there; nil otherwise
+	cp       checkpoints            // where the shards' positions are kept
+	posStore store.PositionedWriter // WithPositionStore
+	leases   *leaser                // with Config.Leases (made by Start): the shards held, and cp
+	log      *slog.Logger
+	m        *metrics
+	name     string // "kinesis:<name>": the store's source key and the metrics' source label
+	dlq      *dataset.Dataset
+	creds    aws.CredentialsProvider
+	kc       *kinesis.Client
+	tr       *http.Transport // the client's: its idle connections are closed on shutdown
 
 	runCtx     context.Context // cancelled by Shutdown: stop reading, flush, stop
 	stopRun    context.CancelFunc
@@ -76,6 +95,8 @@ type Source struct {
 
 	// Owned by the run goroutine.
 	pipe        *pipeline.Pipeline
+	held        int  // records held in the shards' ranges (ClickHouse targets)
+	flushSoon   bool // a shard was marked ended without a record: checkpoint it closed now
 	shards      map[string]*shard
 	oldest      time.Time // when the oldest pending record was added
 	results     chan fetch
@@ -109,6 +130,14 @@ type shard struct {
 	// source ever read it): its children may be read.
 	ended, finished bool
 	rd              *reader // the running reader, nil when none
+	// afterParent: with leases, a parent of the shard has a lease (this source read it), so
+	// the shard starts at TRIM_HORIZON.
+	afterParent bool
+	// ClickHouse targets: the ranges read since the last checkpoint, oldest first; and the
+	// pending range [replayFrom, replayTo] recorded before a crash or failure, read again
+	// (from replayFrom) until its last record is.
+	ranges               []*seqRange
+	replayFrom, replayTo string
 }
 
 // next is the position the next commit stores for the shard, "" for none.
@@ -128,7 +157,7 @@ type reader struct {
 // iteratorSpec is where a shard iterator starts.
 type iteratorSpec struct {
 	typ types.ShardIteratorType
-	seq string    // AFTER_SEQUENCE_NUMBER
+	seq string    // AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER
 	at  time.Time // AT_TIMESTAMP
 }
 
@@ -136,6 +165,8 @@ func (sp iteratorSpec) String() string {
 	switch sp.typ {
 	case types.ShardIteratorTypeAfterSequenceNumber:
 		return "after " + sp.seq
+	case types.ShardIteratorTypeAtSequenceNumber:
+		return "at " + sp.seq
 	case types.ShardIteratorTypeAtTimestamp:
 		return "at " + sp.at.Format(time.RFC3339Nano)
 	}
@@ -151,10 +182,12 @@ type fetch struct {
 }
 
 // New returns a source reading into st. datasets are the declared datasets (validated); the
-// ones the stream routes to must use the embedded backend and be ensured on st before Start,
-// which ensures the dead-letter dataset itself. reg may be nil (no metrics), log nil
-// (discard).
-func New(cfg Config, st store.PositionedWriter, datasets []*dataset.Dataset, reg prometheus.Registerer, log *slog.Logger, opts ...Option) (*Source, error) {
+// ones the stream routes to must all be on one backend (Config.Backend): embedded, with st a
+// store.PositionedWriter, or clickhouse, with st a store.Store over ClickHouse and either
+// Config.Leases or WithPositionStore for the checkpoints. They must be ensured on st before
+// Start, which ensures the dead-letter dataset itself (on the same backend). reg may be nil
+// (no metrics), log nil (discard).
+func New(cfg Config, st Store, datasets []*dataset.Dataset, reg prometheus.Registerer, log *slog.Logger, opts ...Option) (*Source, error) {
 	byName := map[string]*dataset.Dataset{}
 	for _, d := range datasets {
 		byName[d.Name] = d
@@ -165,22 +198,48 @@ func New(cfg Config, st store.PositionedWriter, datasets []*dataset.Dataset, reg
 	if st == nil {
 		return nil, fmt.Errorf("kinesis source %s: no store", cfg.Name)
 	}
+	backend, err := cfg.Backend(func(n string) *dataset.Dataset { return byName[n] })
+	if err != nil {
+		return nil, err
+	}
 	cfg = cfg.withDefaults()
-	s := &Source{cfg: cfg, st: st, log: log, name: "kinesis:" + cfg.Name, shards: map[string]*shard{},
+	s := &Source{cfg: cfg, target: st, log: log, name: "kinesis:" + cfg.Name, shards: map[string]*shard{},
 		results: make(chan fetch), done: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.log = s.log.With("source", s.name)
 	route := cfg.route()
-	for _, n := range route.Names() {
-		if b := byName[n].Backend; b != dataset.BackendEmbedded {
-			return nil, fmt.Errorf("kinesis source %s: dataset %s uses the %s backend; Kinesis sources write to the embedded store only (so far)", cfg.Name, n, b)
-		}
-	}
-	var err error
 	if s.dlq, err = pipeline.DeadLetterDataset(cfg.DeadLetter.Dataset); err != nil {
 		return nil, err
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	switch backend {
+	case dataset.BackendClickHouse:
+		w, ok := st.(insertWriter)
+		if !ok {
+			return nil, fmt.Errorf("kinesis source %s: datasets on clickhouse need a store that takes writes (got %T)", cfg.Name, st)
+		}
+		// Dead letters are rows of a ClickHouse table, inserted like the rows.
+		s.dlq.Backend = dataset.BackendClickHouse
+		s.ch = &chWriter{st: w, withToken: clickhouse.WithInsertToken}
+		switch {
+		case cfg.Leases != nil:
+			// The lease table, made on Start.
+		case s.posStore != nil:
+			s.cp = storePositions{st: s.posStore, source: s.name}
+		default:
+			return nil, fmt.Errorf("kinesis source %s: %w", cfg.Name, errNoCheckpoints)
+		}
+	default:
+		pw, ok := st.(store.PositionedWriter)
+		if !ok {
+			return nil, fmt.Errorf("kinesis source %s: datasets on the embedded backend need a store that commits positions (got %T)", cfg.Name, st)
+		}
+		s.st = pw
+		s.cp = storePositions{st: pw, source: s.name}
 	}
 	if s.m, err = newMetrics(reg); err != nil {
 		return nil, fmt.Errorf("kinesis source %s: register metrics: %w", cfg.Name, err)
@@ -194,9 +253,8 @@ func New(cfg Config, st store.PositionedWriter, datasets []*dataset.Dataset, reg
 	if err != nil {
 		return nil, err
 	}
-	s.creds = cfg.Credentials.provider()
-	for _, o := range opts {
-		o(s)
+	if s.creds == nil {
+		s.creds = cfg.Credentials.provider()
 	}
 	s.runCtx, s.stopRun = context.WithCancel(context.Background())
 	s.writeCtx, s.stopWrites = context.WithCancel(context.Background())
@@ -231,9 +289,10 @@ func (s *Source) Start(ctx context.Context) error {
 }
 
 func (s *Source) start(ctx context.Context) error {
-	if err := s.st.EnsureDataset(ctx, s.dlq); err != nil {
+	if err := s.target.EnsureDataset(ctx, s.dlq); err != nil {
 		return fmt.Errorf("kinesis source %s: ensure dead-letter dataset: %w", s.cfg.Name, err)
 	}
+
 	o := kinesis.Options{
 		Region:      s.cfg.Region,
 		Credentials: s.creds,
@@ -246,14 +305,20 @@ func (s *Source) start(ctx context.Context) error {
 	s.tr = http.DefaultTransport.(*http.Transport).Clone()
 	o.HTTPClient = &http.Client{Transport: s.tr}
 	s.kc = kinesis.New(o)
+	if s.cfg.Leases != nil {
+		s.leases = newLeaser(s)
+		s.cp = s.leases
+		s.leases.start()
+	}
 	s.started.Store(true)
 	go s.run()
 	return nil
 }
 
-// Shutdown stops reading and commits what was read (rows and positions, one transaction). If
-// ctx ends first, the write in progress is abandoned (its records are read again after a
-// restart; nothing is lost or stored twice). Safe to call twice, and before Start.
+// Shutdown stops reading and commits what was read (rows and positions, one transaction; or
+// the inserts, then the checkpoints), then releases the leases held, if any. If ctx ends
+// first, the write in progress is abandoned (its records are read again after a restart;
+// nothing is lost or stored twice). Safe to call twice, and before Start.
 func (s *Source) Shutdown(ctx context.Context) error {
 	s.shutOnce.Do(func() { s.shutErr = s.shutdown(ctx) })
 	return s.shutErr
@@ -266,17 +331,27 @@ func (s *Source) shutdown(ctx context.Context) error {
 	if !s.started.Load() {
 		return nil
 	}
+	var errs []error
 	select {
 	case <-s.done:
+		if s.finalErr != nil {
+			errs = append(errs, fmt.Errorf("kinesis source %s: shutdown: final flush: %w", s.cfg.Name, s.finalErr))
+		}
 	case <-ctx.Done():
 		s.stopWrites()
 		<-s.done
-		return fmt.Errorf("kinesis source %s: shutdown: final flush: %w", s.cfg.Name, ctx.Err())
+		errs = append(errs, fmt.Errorf("kinesis source %s: shutdown: final flush: %w", s.cfg.Name, ctx.Err()))
 	}
-	if s.finalErr != nil {
-		return fmt.Errorf("kinesis source %s: shutdown: final flush: %w", s.cfg.Name, s.finalErr)
+	if s.leases != nil {
+		// Renewed until the final commit; released after it, so other workers take the
+		// shards at once rather than after a lease duration.
+		s.leases.halt()
+		if err := s.leases.releaseAll(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("kinesis source %s: shutdown: release leases: %w", s.cfg.Name, err))
+		}
+		s.leases.t.tr.CloseIdleConnections()
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // abort is a crash, for tests: reading stops without a flush; nothing read since the last
@@ -289,8 +364,20 @@ func (s *Source) abort() {
 		s.stopWrites()
 		if s.started.Load() {
 			<-s.done
+			if s.leases != nil {
+				s.leases.halt() // the leases expire: other workers take them after a duration
+			}
 		}
 	})
+}
+
+// leaseChanges is the leaser's signal that the leases held changed; nil (never ready)
+// without leases.
+func (s *Source) leaseChanges() <-chan struct{} {
+	if s.leases == nil {
+		return nil
+	}
+	return s.leases.changed
 }
 
 // run is the coordinator: it owns the shards, the pipeline and the commits; readers hand it
@@ -308,13 +395,18 @@ func (s *Source) run() {
 	failures := 0
 	for {
 		now := time.Now()
-		if !now.Before(s.discoverAt) {
+		if s.leases != nil {
+			s.discoverAt = now.Add(time.Hour) // the leaser discovers
+		} else if !now.Before(s.discoverAt) {
 			s.discover()
 			now = time.Now()
 		}
 		wake := s.discoverAt
-		if s.pipe.Len() > 0 {
+		if s.heldLen() > 0 {
 			wake = minTime(wake, s.oldest.Add(s.cfg.Batch.MaxWait))
+		}
+		if s.flushSoon {
+			wake = now
 		}
 		timer.Reset(max(wake.Sub(now), 0))
 		flush := false
@@ -327,13 +419,25 @@ func (s *Source) run() {
 			return
 		case f := <-s.results:
 			s.take(f)
-			flush = s.pipe.Len() >= s.cfg.Batch.MaxEvents || f.end
+			flush = s.heldLen() >= s.cfg.Batch.MaxEvents || f.end
 		case <-timer.C:
-			flush = s.pipe.Len() > 0 && !time.Now().Before(s.oldest.Add(s.cfg.Batch.MaxWait))
+			flush = s.flushSoon || s.heldLen() > 0 && !time.Now().Before(s.oldest.Add(s.cfg.Batch.MaxWait))
+		case <-s.leaseChanges():
+			// Commit what was read, then read the shards held now from their checkpoints.
+			if err := s.flush(s.writeCtx); err != nil {
+				if s.runCtx.Err() == nil {
+					failures++
+					s.rewind(backoff(failures))
+				}
+				continue
+			}
+			s.rewind(0)
+			continue
 		}
 		if !flush {
 			continue
 		}
+		s.flushSoon = false
 		if err := s.flush(s.writeCtx); err != nil {
 			if s.runCtx.Err() != nil {
 				continue // shutting down: the final flush tries again
@@ -352,9 +456,11 @@ func (s *Source) run() {
 // loadPositions reads the stored positions, retrying until it succeeds or the source stops.
 func (s *Source) loadPositions() bool {
 	for attempt := 1; ; attempt++ {
-		stored, err := s.st.Positions(s.runCtx, s.name)
+		stored, err := s.cp.load(s.runCtx)
 		if err == nil {
-			s.applyPositions(stored)
+			err = s.applyPositions(stored)
+		}
+		if err == nil {
 			return true
 		}
 		if s.runCtx.Err() != nil {
@@ -369,17 +475,41 @@ func (s *Source) loadPositions() bool {
 
 // applyPositions makes the stored positions the truth about every shard: what the pipeline
 // held is gone, so each shard goes on from its stored position.
-func (s *Source) applyPositions(stored map[string]string) {
-	for id := range stored {
+func (s *Source) applyPositions(stored map[string]string) error {
+	for id, pos := range stored {
+		if _, _, _, err := parsePending(pos); err != nil {
+			return fmt.Errorf("shard %s: %w", id, err)
+		}
 		s.shardEntry(id)
 	}
+	if s.leases != nil {
+		// The shards of the leases held, and only those, are read.
+		for id := range s.shards {
+			if _, ok := stored[id]; !ok {
+				delete(s.shards, id)
+				s.m.millisBehind.DeleteLabelValues(s.name, s.cfg.Stream, id)
+			}
+		}
+		s.m.leasesHeld.WithLabelValues(s.name).Set(float64(len(stored)))
+		for id := range stored {
+			sh, info := s.shards[id], s.leases.shardInfo(id)
+			sh.listed, sh.closed, sh.parents, sh.afterParent = true, info.closed, info.parents, info.afterParent
+		}
+	}
+	s.held = 0
 	for id, sh := range s.shards {
 		pos := stored[id]
-		sh.stored, sh.last, sh.ended = pos, strings.TrimPrefix(pos, ClosedPrefix), false
+		sh.stored, sh.last, sh.ended, sh.ranges = pos, strings.TrimPrefix(pos, ClosedPrefix), false, nil
+		// A pending range is read again from its first record, and inserted again whole.
+		sh.replayFrom, sh.replayTo, _, _ = parsePending(pos)
+		if sh.replayTo != "" {
+			sh.last = ""
+		}
 		// Under LATEST a closed shard never read is finished without a stored position;
 		// startReaders finds that again.
 		sh.finished = strings.HasPrefix(pos, ClosedPrefix)
 	}
+	return nil
 }
 
 func (s *Source) shardEntry(id string) *shard {
@@ -462,6 +592,12 @@ func (s *Source) from(sh *shard) iteratorSpec {
 	if sh.last != "" {
 		return iteratorSpec{typ: types.ShardIteratorTypeAfterSequenceNumber, seq: sh.last}
 	}
+	if sh.replayFrom != "" {
+		return iteratorSpec{typ: types.ShardIteratorTypeAtSequenceNumber, seq: sh.replayFrom}
+	}
+	if sh.afterParent {
+		return iteratorSpec{typ: types.ShardIteratorTypeTrimHorizon}
+	}
 	for _, p := range sh.parents {
 		if ps := s.shards[p]; ps != nil && ps.stored != "" {
 			// A child of a shard this source read: every record of it follows.
@@ -497,9 +633,14 @@ func (s *Source) startReaders() {
 			from := s.from(sh)
 			if from.typ == types.ShardIteratorTypeLatest && sh.closed {
 				// Nothing is ever after LATEST in a closed shard: it is done, and its
-				// children start at LATEST too.
-				sh.finished, changed = true, true
+				// children start at LATEST too. Into ClickHouse it is checkpointed closed
+				// (other instances wait for that), so its children start at TRIM_HORIZON.
 				s.log.Debug("kinesis: closed shard skipped (LATEST)", "shard", sh.id)
+				if s.ch != nil {
+					sh.ended, s.flushSoon = true, true
+					continue
+				}
+				sh.finished, changed = true, true
 				continue
 			}
 			sh.rd = &reader{shard: sh.id, from: from}
@@ -525,16 +666,19 @@ func (s *Source) rewind(wait time.Duration) {
 	s.stopAllReaders()
 	s.pipe.Reset()
 	s.readCtx, s.stopReaders = context.WithCancel(s.runCtx)
+	s.held = 0
 	for _, sh := range s.shards {
-		sh.last, sh.ended = strings.TrimPrefix(sh.stored, ClosedPrefix), false
+		sh.last, sh.ended, sh.ranges = strings.TrimPrefix(sh.stored, ClosedPrefix), false, nil
 	}
 	if !sleep(s.runCtx, wait) {
 		return
 	}
 	for attempt := 1; ; attempt++ {
-		stored, err := s.st.Positions(s.runCtx, s.name)
+		stored, err := s.cp.load(s.runCtx)
 		if err == nil {
-			s.applyPositions(stored)
+			err = s.applyPositions(stored)
+		}
+		if err == nil {
 			break
 		}
 		s.log.Error("kinesis: read stored positions", "err", err)
@@ -560,20 +704,28 @@ func (s *Source) take(f fetch) {
 		if sh.last != "" && !seqAfter(seq, sh.last) {
 			continue // read already (a reader restarted from an older position)
 		}
-		if s.pipe.Len() == 0 {
+		if s.heldLen() == 0 {
 			s.oldest = time.Now()
 		}
 		at := aws.ToTime(r.ApproximateArrivalTimestamp)
+		var recs []*pipeline.Record
 		if subs, ok := deaggregate(r.Data); ok {
 			// A KPL aggregate: its user records are taken together, so one commit holds them
 			// all and the sequence number stays the position.
 			for j, sub := range subs {
-				s.pipe.Add(&pipeline.Record{Stream: s.cfg.Stream, Partition: sh.id, Position: seq + "/" + strconv.Itoa(j),
+				recs = append(recs, &pipeline.Record{Stream: s.cfg.Stream, Partition: sh.id, Position: seq + "/" + strconv.Itoa(j),
 					Key: sub.key, Value: sub.data, Time: at})
 			}
 		} else {
-			s.pipe.Add(&pipeline.Record{Stream: s.cfg.Stream, Partition: sh.id, Position: seq,
+			recs = append(recs, &pipeline.Record{Stream: s.cfg.Stream, Partition: sh.id, Position: seq,
 				Key: []byte(aws.ToString(r.PartitionKey)), Value: r.Data, Time: at})
+		}
+		if s.ch != nil {
+			s.takeRange(sh, seq, recs...)
+		} else {
+			for _, rec := range recs {
+				s.pipe.Add(rec)
+			}
 		}
 		sh.last = seq
 	}
@@ -583,29 +735,30 @@ func (s *Source) take(f fetch) {
 		s.log.Debug("kinesis: shard read to its end", "shard", sh.id, "last", sh.last)
 	}
 	if s.afterTake != nil {
-		s.afterTake(s.pipe.Len())
+		s.afterTake(s.heldLen())
 	}
 }
 
-// flush commits the pipeline's records and the shards' new positions to the store in one
-// transaction.
+// heldLen is the number of records read and not committed yet.
+func (s *Source) heldLen() int {
+	if s.ch != nil {
+		return s.held
+	}
+	return s.pipe.Len()
+}
+
+// flush commits the records read and the shards' new positions: to the embedded store in one
+// transaction, or to ClickHouse and then the checkpoints (flushRanges).
 func (s *Source) flush(ctx context.Context) error {
-	var positions []store.Position
-	for _, sh := range s.shards {
-		if sh.finished {
-			continue
-		}
-		if next := sh.next(); next != "" && next != sh.stored {
-			positions = append(positions, store.Position{Partition: sh.id, Prev: sh.stored, Next: next})
-		}
-	}
-	if s.pipe.Len() == 0 && len(positions) == 0 {
-		return nil
-	}
-	slices.SortFunc(positions, func(a, b store.Position) int { return strings.Compare(a.Partition, b.Partition) })
-	batches, counts, err := s.pipe.Flush()
-	if err == nil {
-		_, err = s.st.WritePositioned(ctx, s.name, batches, positions)
+	var (
+		positions []store.Position
+		counts    pipeline.Counts
+		err       error
+	)
+	if s.ch != nil {
+		counts, positions, err = s.flushRanges(ctx)
+	} else {
+		counts, positions, err = s.commitEmbedded(ctx)
 	}
 	if err != nil {
 		outcome := "error"
@@ -617,6 +770,9 @@ func (s *Source) flush(ctx context.Context) error {
 		}
 		s.m.commits.WithLabelValues(s.name, outcome).Inc()
 		return fmt.Errorf("kinesis source %s: commit batch: %w", s.cfg.Name, err)
+	}
+	if counts.Accepted == nil && len(positions) == 0 {
+		return nil // nothing to commit
 	}
 	s.m.commits.WithLabelValues(s.name, "ok").Inc()
 	for ds, n := range counts.Accepted {
@@ -641,12 +797,38 @@ func (s *Source) flush(ctx context.Context) error {
 			s.m.millisBehind.DeleteLabelValues(s.name, s.cfg.Stream, sh.id)
 			// Its children may not be known yet.
 			s.discoverAt = time.Now()
+			if s.leases != nil {
+				s.leases.shardEnded()
+			}
 		}
 	}
 	if s.afterCommit != nil {
 		s.afterCommit(positions)
 	}
 	return nil
+}
+
+// commitEmbedded commits the pipeline's records and the shards' new positions to the
+// embedded store in one transaction. Nothing to commit: zero Counts.
+func (s *Source) commitEmbedded(ctx context.Context) (pipeline.Counts, []store.Position, error) {
+	var positions []store.Position
+	for _, sh := range s.shards {
+		if sh.finished {
+			continue
+		}
+		if next := sh.next(); next != "" && next != sh.stored {
+			positions = append(positions, store.Position{Partition: sh.id, Prev: sh.stored, Next: next})
+		}
+	}
+	if s.pipe.Len() == 0 && len(positions) == 0 {
+		return pipeline.Counts{}, nil, nil
+	}
+	slices.SortFunc(positions, func(a, b store.Position) int { return strings.Compare(a.Partition, b.Partition) })
+	batches, counts, err := s.pipe.Flush()
+	if err == nil {
+		_, err = s.st.WritePositioned(ctx, s.name, batches, positions)
+	}
+	return counts, positions, err
 }
 
 // read is a shard's reader: GetRecords in a loop, each answer handed to the run goroutine,
@@ -730,7 +912,7 @@ func (s *Source) read(ctx context.Context, rd *reader) {
 func (s *Source) shardIterator(ctx context.Context, shardID string, from iteratorSpec) (*string, error) {
 	in := &kinesis.GetShardIteratorInput{StreamName: aws.String(s.cfg.Stream), ShardId: aws.String(shardID), ShardIteratorType: from.typ}
 	switch from.typ {
-	case types.ShardIteratorTypeAfterSequenceNumber:
+	case types.ShardIteratorTypeAfterSequenceNumber, types.ShardIteratorTypeAtSequenceNumber:
 		in.StartingSequenceNumber = aws.String(from.seq)
 	case types.ShardIteratorTypeAtTimestamp:
 		in.Timestamp = aws.Time(from.at)

@@ -311,6 +311,7 @@ func (c *Config) Validate() error {
 		names[k.Name] = true
 	}
 	kinesisNames := map[string]bool{}
+	leaseTables := map[string]string{} // lease table → the source using it
 	for i := range c.Sources.Kinesis {
 		k := &c.Sources.Kinesis[i]
 		if err := k.Validate(known); err != nil {
@@ -320,8 +321,21 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("sources.kinesis[%d]: name %q is used twice (stored positions are keyed by it)", i, k.Name)
 		}
 		kinesisNames[k.Name] = true
-		if dl := deadLetterName(k.DeadLetter.Dataset); deadLetters[dl] == dataset.BackendClickHouse {
-			return fmt.Errorf("sources.kinesis[%d]: dead-letter dataset %s is a Kafka source's on clickhouse; Kinesis dead letters are local: set deadLetter.dataset on one of them", i, dl)
+		// Into the embedded store or ClickHouse; leases only with ClickHouse.
+		backend, err := k.Backend(lookup)
+		if err != nil {
+			return fmt.Errorf("sources.kinesis[%d]: %w", i, err)
+		}
+		dl := deadLetterName(k.DeadLetter.Dataset)
+		if prev, ok := deadLetters[dl]; ok && prev != backend {
+			return fmt.Errorf("sources.kinesis[%d]: dead-letter dataset %s is on %s for another source and would be on %s for this one (dead letters go to the source's backend): set deadLetter.dataset", i, dl, prev, backend)
+		}
+		deadLetters[dl] = backend
+		if k.Leases != nil {
+			if other, ok := leaseTables[k.Leases.Table]; ok {
+				return fmt.Errorf("sources.kinesis[%d]: leases.table %s is source %s's already: leases are keyed by shard id, one table per source", i, k.Leases.Table, other)
+			}
+			leaseTables[k.Leases.Table] = k.Name
 		}
 	}
 	if c.Backends.Synthetic != nil {

@@ -130,7 +130,7 @@ sources:
 	}
 }
 
-func TestKafkaSourceBackends(t *testing.T) {
+func TestStreamSourceBackends(t *testing.T) {
 	const base = "backends: {clickhouse: {addr: 127.0.0.1:9000}, pinot: {brokers: [http://127.0.0.1:8099]}}\n" +
 		"datasets: [{name: e, timeColumn: t}, {name: c, timeColumn: t, backend: clickhouse}, {name: c2, timeColumn: t, backend: clickhouse}, {name: p, timeColumn: t, backend: pinot}]\n"
 	good := base + `
@@ -146,11 +146,30 @@ sources:
 	if _, err := Parse([]byte(good)); err != nil {
 		t.Fatalf("kafka sources into the embedded store and ClickHouse: %v", err)
 	}
+	kinesisGood := base + `
+sources:
+  kinesis:
+    - {name: local, stream: a, region: us-east-1, dataset: e}
+    - {name: ch, stream: b, region: us-east-1, dataset: c, deadLetter: {dataset: ch_deadletter}, leases: {table: ch_leases, duration: 6s}}
+`
+	gc, err := Parse([]byte(kinesisGood))
+	if err != nil {
+		t.Fatalf("kinesis sources into the embedded store and ClickHouse: %v", err)
+	}
+	if l := gc.Sources.Kinesis[1].Leases; l == nil || l.Table != "ch_leases" || l.Duration != 6*time.Second {
+		t.Fatalf("parsed leases: %+v", l)
+	}
 	for _, tc := range []struct{ name, yaml, want string }{
 		{"mixed backends", `sources: {kafka: [{name: m, brokers: ["k:9092"], topics: [{topic: a, dataset: e}, {topic: b, dataset: c}]}]}`, "must all be on one backend"},
 		{"pinot", `sources: {kafka: [{name: m, brokers: ["k:9092"], topics: [{topic: a, dataset: p}]}]}`, "uses the pinot backend"},
 		{"dead letters on two backends", `sources: {kafka: [{name: a, brokers: ["k:9092"], topics: [{topic: a, dataset: e}]}, {name: b, brokers: ["k:9092"], topics: [{topic: b, dataset: c}]}]}`, "sources.kafka[1]: dead-letter dataset olapgate_deadletter is on embedded"},
-		{"kinesis dead letters on clickhouse", `sources: {kafka: [{name: b, brokers: ["k:9092"], topics: [{topic: b, dataset: c}]}], kinesis: [{name: k, stream: s, region: us-east-1, dataset: e}]}`, "sources.kinesis[0]: dead-letter dataset olapgate_deadletter is a Kafka source's on clickhouse"},
+		{"kinesis dead letters on two backends", `sources: {kafka: [{name: b, brokers: ["k:9092"], topics: [{topic: b, dataset: c}]}], kinesis: [{name: k, stream: s, region: us-east-1, dataset: e}]}`, "sources.kinesis[0]: dead-letter dataset olapgate_deadletter is on clickhouse for another source and would be on embedded"},
+		{"kinesis mixed backends", `sources: {kinesis: [{name: k, stream: s, region: us-east-1, route: {field: type, datasets: {x: e, y: c}}}]}`, "must all be on one backend"},
+		{"kinesis pinot", `sources: {kinesis: [{name: k, stream: s, region: us-east-1, dataset: p}]}`, "uses the pinot backend"},
+		{"kinesis leases into embedded", `sources: {kinesis: [{name: k, stream: s, region: us-east-1, dataset: e, leases: {table: k_leases}}]}`, "sources.kinesis[0]: kinesis source k: leases: the embedded store is single-process"},
+		{"kinesis lease table name", `sources: {kinesis: [{name: k, stream: s, region: us-east-1, dataset: c, leases: {table: "a b"}}]}`, "leases: table \"a b\""},
+		{"kinesis lease table twice", `sources: {kinesis: [{name: k, stream: s, region: us-east-1, dataset: c, leases: {table: kl1}}, {name: k2, stream: s2, region: us-east-1, dataset: c2, leases: {table: kl1}}]}`, "sources.kinesis[1]: leases.table kl1 is source k's already"},
+		{"kinesis lease renew", `sources: {kinesis: [{name: k, stream: s, region: us-east-1, dataset: c, leases: {table: k_l, duration: 2s, renewInterval: 1500ms}}]}`, "leases: renewInterval 1.5s: want at most half the duration, 1s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(base + tc.yaml))

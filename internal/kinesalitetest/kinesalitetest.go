@@ -3,17 +3,8 @@
 package kinesalitetest
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -39,8 +30,7 @@ const (
 
 // Launcher is node and the kinesalite launcher, found but not started.
 type Launcher struct {
-	node string
-	dir  string
+	tool *nodetool.Tool
 }
 
 // Find locates node and the launcher, with an error saying what is missing and how to
@@ -50,7 +40,7 @@ func Find() (*Launcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Launcher{node: tool.Node, dir: tool.Dir}, nil
+	return &Launcher{tool: tool}, nil
 }
 
 // Server is a running kinesalite.
@@ -58,10 +48,7 @@ type Server struct {
 	// Endpoint is its base URL, http://127.0.0.1:<port>.
 	Endpoint string
 
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stderr *lockedBuffer
-	exited chan struct{}
+	proc *nodetool.Process
 
 	mu         sync.Mutex
 	transports []*http.Transport // of the clients made, closed with the server
@@ -70,49 +57,14 @@ type Server struct {
 // Start starts kinesalite on a free loopback port (in memory, streams created, deleted and
 // updated at once, up to 100 shards) and waits until it answers. Stop it with Close.
 func (l *Launcher) Start(ctx context.Context) (*Server, error) {
-	cmd := exec.Command(l.node, filepath.Join(l.dir, "run.js"), "--port", "0",
+	proc, err := l.tool.Listen(ctx, "kinesalite", "--port", "0",
 		"--createStreamMs", "0", "--deleteStreamMs", "0", "--updateStreamMs", "0", "--shardLimit", "100")
-	cmd.Dir = l.dir
-	s := &Server{cmd: cmd, stderr: &lockedBuffer{}, exited: make(chan struct{})}
-	cmd.Stderr = s.stderr
-	var err error
-	// The launcher exits when its stdin closes: a test binary that dies takes it along.
-	if s.stdin, err = cmd.StdinPipe(); err != nil {
-		return nil, fmt.Errorf("start kinesalite: %w", err)
-	}
-	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, fmt.Errorf("start kinesalite: %w", err)
+		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start kinesalite: %w", err)
-	}
-	go func() {
-		_ = cmd.Wait()
-		close(s.exited)
-	}()
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if a, ok := strings.CutPrefix(sc.Text(), "Listening at "); ok {
-				select {
-				case addr <- a:
-				default:
-				}
-			}
-		}
-	}()
+	s := &Server{Endpoint: proc.URL, proc: proc}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	select {
-	case s.Endpoint = <-addr:
-	case <-s.exited:
-		return nil, fmt.Errorf("kinesalite exited before listening: %s", s.stderr.String())
-	case <-ctx.Done():
-		_ = s.Close()
-		return nil, fmt.Errorf("kinesalite did not listen: %w: %s", ctx.Err(), s.stderr.String())
-	}
 	if err := s.waitAnswers(ctx); err != nil {
 		_ = s.Close()
 		return nil, err
@@ -123,19 +75,10 @@ func (l *Launcher) Start(ctx context.Context) (*Server, error) {
 // waitAnswers polls ListStreams until kinesalite answers it.
 func (s *Server) waitAnswers(ctx context.Context) error {
 	cl := s.Client()
-	for {
+	return s.proc.WaitAnswers(ctx, func(ctx context.Context) error {
 		_, err := cl.ListStreams(ctx, &kinesis.ListStreamsInput{})
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("kinesalite at %s does not answer: %w (last error: %v): %s", s.Endpoint, ctx.Err(), err, s.stderr.String())
-		case <-s.exited:
-			return fmt.Errorf("kinesalite exited: %s", s.stderr.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+		return err
+	})
 }
 
 // Close stops kinesalite: its stdin closes (it exits by itself), then it is killed if it has
@@ -146,17 +89,7 @@ func (s *Server) Close() error {
 		tr.CloseIdleConnections()
 	}
 	s.mu.Unlock()
-	_ = s.stdin.Close()
-	select {
-	case <-s.exited:
-		return nil
-	case <-time.After(5 * time.Second):
-	}
-	if err := s.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("kill kinesalite: %w", err)
-	}
-	<-s.exited
-	return nil
+	return s.proc.Close()
 }
 
 // Require starts kinesalite for the test and stops it at cleanup. Without node or the
@@ -172,16 +105,7 @@ func Require(t testing.TB) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		select {
-		case <-s.exited:
-			t.Errorf("kinesalite exited during the test: %s", s.stderr.String())
-		default:
-		}
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	nodetool.CloseAtCleanup(t, s.proc, s.Close)
 	return s
 }
 
@@ -236,25 +160,4 @@ func (s *Server) WaitActive(t testing.TB, name string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for the process's writer and the test's readers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.b.Len() > 1<<20 {
-		return len(p), nil // keep the start: the cause of a failure is there
-	}
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -17,16 +17,8 @@ import (
 // (idempotent inserts, then group offsets). Their dead-letter datasets, on the same backend,
 // join the gateway's datasets, which it returns.
 func (s *Server) prepareKafka(datasets []*dataset.Dataset, backends map[string]store.Store, reg prometheus.Registerer) ([]*dataset.Dataset, error) {
-	lookup := func(name string) *dataset.Dataset {
-		for _, d := range s.cfg.Datasets {
-			if strings.EqualFold(d.Name, name) {
-				return d
-			}
-		}
-		return nil
-	}
 	for _, kc := range s.cfg.Sources.Kafka {
-		backend, err := kc.Backend(lookup)
+		backend, err := kc.Backend(s.lookupDataset)
 		if err != nil {
 			return nil, fmt.Errorf("prepare kafka source %s: %w", kc.Name, err)
 		}
@@ -48,6 +40,16 @@ func (s *Server) prepareKafka(datasets []*dataset.Dataset, backends map[string]s
 		}
 	}
 	return datasets, nil
+}
+
+// lookupDataset finds a declared dataset by name, as sources name them (case-insensitive).
+func (s *Server) lookupDataset(name string) *dataset.Dataset {
+	for _, d := range s.cfg.Datasets {
+		if strings.EqualFold(d.Name, name) {
+			return d
+		}
+	}
+	return nil
 }
 
 // joinDeadLetters adds a stream source's dead-letter dataset to the gateway's datasets, once

@@ -8,13 +8,33 @@ import (
 
 	"github.com/olapgate/olapgate/ingest/kinesis"
 	"github.com/olapgate/olapgate/internal/dataset"
+	"github.com/olapgate/olapgate/store"
 )
 
 // prepareKinesis builds the Kinesis sources (sources.kinesis), as the Kafka sources are
-// built; their dead-letter datasets join the gateway's datasets, which it returns.
-func (s *Server) prepareKinesis(datasets []*dataset.Dataset, reg prometheus.Registerer) ([]*dataset.Dataset, error) {
+// built, each over the store of its datasets' backend: the embedded store (rows and sequence
+// numbers in one transaction) or ClickHouse (idempotent inserts, then checkpoints: in the
+// lease table when leases are configured, else in the embedded store's positions). Their
+// dead-letter datasets, on the same backend, join the gateway's datasets, which it returns.
+func (s *Server) prepareKinesis(datasets []*dataset.Dataset, backends map[string]store.Store, reg prometheus.Registerer) ([]*dataset.Dataset, error) {
 	for _, kc := range s.cfg.Sources.Kinesis {
-		src, err := kinesis.New(kc, s.store, s.cfg.Datasets, reg, s.log)
+		backend, err := kc.Backend(s.lookupDataset)
+		if err != nil {
+			return nil, fmt.Errorf("prepare kinesis source %s: %w", kc.Name, err)
+		}
+		target := kinesis.Store(s.store)
+		if backend != dataset.BackendEmbedded {
+			st := backends[backend]
+			if st == nil {
+				return nil, fmt.Errorf("prepare kinesis source %s: its datasets are on %s, which is not configured (backends.%s)", kc.Name, backend, backend)
+			}
+			target = st
+		}
+		var opts []kinesis.Option
+		if s.store != nil {
+			opts = append(opts, kinesis.WithPositionStore(s.store))
+		}
+		src, err := kinesis.New(kc, target, s.cfg.Datasets, reg, s.log, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("prepare kinesis source %s: %w", kc.Name, err)
 		}

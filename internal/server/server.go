@@ -266,7 +266,7 @@ func (s *Server) open(ctx context.Context) error {
 	if datasets, err = s.prepareKafka(datasets, backends, metrics.Registry()); err != nil {
 		return err
 	}
-	if datasets, err = s.prepareKinesis(datasets, metrics.Registry()); err != nil {
+	if datasets, err = s.prepareKinesis(datasets, backends, metrics.Registry()); err != nil {
 		return err
 	}
 	seen := map[string]bool{}
