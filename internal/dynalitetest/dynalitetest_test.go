@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -28,6 +29,14 @@ func TestRoundTrip(t *testing.T) {
 		BillingMode:          types.BillingModePayPerRequest,
 	}); err != nil {
 		t.Fatalf("create table: %v", err)
+	}
+	// As on DynamoDB, a new table is CREATING for a moment (dynalite flips it to ACTIVE on its
+	// next tick even with --createTableMs 0) and refuses items until it is ACTIVE.
+	active := dynamodb.NewTableExistsWaiter(cl, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 10*time.Millisecond, 100*time.Millisecond
+	})
+	if err := active.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("leases")}, 10*time.Second); err != nil {
+		t.Fatalf("wait for the table: %v", err)
 	}
 	put := func() error {
 		_, err := cl.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("leases"),
