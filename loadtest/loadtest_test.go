@@ -172,26 +172,37 @@ func TestCoordinatedOmission(t *testing.T) {
 		t.Errorf("open-loop p90 %.1fms hides the stall", res.LatencyMs.P90)
 	}
 
+	if slowOpen < 15 {
+		t.Fatalf("open loop: %d slow requests, want ≥ 15", slowOpen)
+	}
+
+	// The closed loop: only the requests in flight when the stall began are slow. A 100 ms
+	// scheduling pause on a loaded machine (race detector, other jobs on the 2 cores) also makes
+	// a slow request, so the run gets three attempts, as TestOverloadBounded does.
 	const workers = 2
-	var closed []Sample
-	cres, err := Run(context.Background(), &stallTarget{from: from, to: to}, Options{
-		Workers: workers, Duration: time.Second, MaxCPU: -1, MaxLateness: -1,
-		Observe: func(s Sample) { mu.Lock(); closed = append(closed, s); mu.Unlock() },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	slowClosed := 0
-	for _, s := range closed {
-		if s.Latency() >= 100*time.Millisecond {
-			slowClosed++
+	var cres *Result
+	for attempt := 1; ; attempt++ {
+		var closed []Sample
+		cres, err = Run(context.Background(), &stallTarget{from: from, to: to}, Options{
+			Workers: workers, Duration: time.Second, MaxCPU: -1, MaxLateness: -1,
+			Observe: func(s Sample) { mu.Lock(); closed = append(closed, s); mu.Unlock() },
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if slowClosed > workers || slowOpen < 15 {
-		t.Fatalf("slow requests: open %d (want ≥ 15), closed %d (want ≤ %d)", slowOpen, slowClosed, workers)
-	}
-	if cres.Mode != "closed" || cres.OfferedRps != 0 || cres.LatencyMs.P90 > 50 {
-		t.Fatalf("closed loop: mode %s offered %v p90 %v", cres.Mode, cres.OfferedRps, cres.LatencyMs.P90)
+		slowClosed := 0
+		for _, s := range closed {
+			if s.Latency() >= 100*time.Millisecond {
+				slowClosed++
+			}
+		}
+		if slowClosed <= workers && cres.Mode == "closed" && cres.OfferedRps == 0 && cres.LatencyMs.P90 <= 50 {
+			break
+		}
+		if attempt == 3 {
+			t.Fatalf("closed loop: %d slow requests (want ≤ %d), mode %s offered %v p90 %v", slowClosed, workers, cres.Mode, cres.OfferedRps, cres.LatencyMs.P90)
+		}
+		t.Logf("closed loop attempt %d: %d slow requests, p90 %v; retrying", attempt, slowClosed, cres.LatencyMs.P90)
 	}
 	if _, ok := cres.Value("rate"); ok {
 		t.Fatal("closed loop has no offered rate to compare with")

@@ -10,8 +10,9 @@ import (
 	"github.com/olapgate/olapgate/query"
 )
 
-// duckdb is the embedded store's dialect (DuckDB 1.1, without the ICU extension: no
-// TIMESTAMPTZ or AT TIME ZONE, hence zone offsets computed in Go).
+// duckdb is the embedded store's dialect (DuckDB 2.0 via duckdb-go v2). No TIMESTAMPTZ or AT
+// TIME ZONE: DuckDB 1.1 had no ICU, and with ICU (1.5 and later) they would depend on the session
+// TimeZone; zone offsets are computed in Go, so answers do not depend on the host's zone.
 type duckdb struct{}
 
 func init() { register("duckdb", duckdb{}) }

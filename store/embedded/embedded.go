@@ -16,7 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	duckdb "github.com/marcboeker/go-duckdb"
+	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/olapgate/olapgate/store"
 )
@@ -100,7 +100,7 @@ func (e *inUseError) Error() string {
 func (e *inUseError) Is(target error) bool { return target == ErrInUse }
 func (e *inUseError) Unwrap() error        { return e.cause }
 
-// DuckDB 1.1: `IO Error: Could not set lock on file "...": Conflicting lock is held in /path/prog (PID 123)`.
+// DuckDB (1.1 to 2.0): `IO Error: Could not set lock on file "...": Conflicting lock is held in /path/prog (PID 123)`.
 var lockPIDRE = regexp.MustCompile(`\(PID ([0-9]+)\)`)
 
 // openDirs guards against two Stores on one directory in one process: DuckDB's file lock is a

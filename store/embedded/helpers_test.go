@@ -41,7 +41,7 @@ func leakedGoroutines(wait time.Duration) string {
 				continue
 			}
 			if strings.Contains(g, "olapgate/store/embedded.(*Store)") ||
-				strings.Contains(g, "marcboeker/go-duckdb") ||
+				strings.Contains(g, "duckdb/duckdb-go") ||
 				strings.Contains(g, "database/sql.(*DB)") {
 				leaks = append(leaks, g)
 			}

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	duckdb "github.com/marcboeker/go-duckdb"
+	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/olapgate/olapgate/store"
 )

@@ -39,8 +39,9 @@ func sqlType(t dataset.Type) (string, error) {
 	case dataset.Bool:
 		return "BOOLEAN", nil
 	case dataset.Timestamp:
-		// UTC microseconds. Not TIMESTAMPTZ: this DuckDB build has no ICU, so TIMESTAMPTZ
-		// arithmetic and casts would fail at query time.
+		// UTC microseconds. Not TIMESTAMPTZ: DuckDB 1.1.3 (go-duckdb v1.8.5) had no ICU, and
+		// although duckdb-go v2 (DuckDB 1.5 and later) links ICU in, TIMESTAMPTZ casts would then follow
+		// the session TimeZone (the host's zone by default). Zones are applied by the planner.
 		return "TIMESTAMP", nil
 	}
 	return "", fmt.Errorf("field type %q has no column type", t)
