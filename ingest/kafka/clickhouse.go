@@ -19,14 +19,6 @@ import (
 	"github.com/olapgate/olapgate/store"
 )
 
-// insertWriter is a store over ClickHouse as a Kafka source needs it: Write must honour the
-// insert token its context carries (clickhouse.WithInsertToken), dropping a block whose token
-// the table has seen.
-type insertWriter interface {
-	EnsureDataset(ctx context.Context, d *dataset.Dataset) error
-	Write(ctx context.Context, b *store.Batch) (store.WriteResult, error)
-}
-
 // pendingPrefix starts the metadata of a group offset committed at the start of a range that
 // is about to be inserted: "pending:<last offset>".
 const pendingPrefix = "pending:"
@@ -48,7 +40,7 @@ type chUnit struct {
 // package doc.
 type chCommitter struct {
 	s         *Source
-	st        insertWriter
+	st        pipeline.InsertWriter
 	withToken func(ctx context.Context, token string) context.Context
 	// failed is the epoch of the last failed write: the jobs handed off before the source
 	// rewound after it are refused, since their ranges follow one that may not be inserted

@@ -2,9 +2,6 @@ package kafka
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +15,6 @@ import (
 
 	"github.com/olapgate/olapgate/internal/chdouble"
 	"github.com/olapgate/olapgate/internal/dataset"
-	"github.com/olapgate/olapgate/store"
 )
 
 func startCHSource(t testing.TB, cfg Config, st *chdouble.Store, ds []*dataset.Dataset, reg prometheus.Registerer) *Source {
@@ -108,12 +104,7 @@ func TestClickHouseInsertLandsButFails(t *testing.T) {
 	c := newCluster(t, partitions)
 	d := chdouble.Dataset(t, "events")
 	st := chdouble.New()
-	st.SetAfterWrite(func(n int) error {
-		if n == 3 || n == 4 || n == 20 {
-			return fmt.Errorf("injected: connection reset after write %d", n)
-		}
-		return nil
-	})
+	st.SetAfterWrite(chdouble.LostAnswers(3, 4, 20))
 	produce(t, c, partitions, 0, n, chdouble.Poisoned)
 	reg := prometheus.NewRegistry()
 	src := startCHSource(t, sourceConfig(c, func(cfg *Config) {
@@ -146,18 +137,10 @@ func TestClickHouseCrashBetweenInsertAndCommit(t *testing.T) {
 		cfg.Batch = BatchConfig{MaxEvents: 500, MaxWait: 20 * time.Millisecond}
 	}), st, []*dataset.Dataset{d}, nil)
 	crashed := make(chan struct{})
-	var once sync.Once
-	crash := func(w int) error {
-		if w < 12 {
-			return nil
-		}
-		once.Do(func() {
-			src.aborted.Store(true) // nothing after this insert happens
-			go func() { src.abort(); close(crashed) }()
-		})
-		return errors.New("injected: the process died")
-	}
-	st.SetAfterWrite(crash)
+	st.SetAfterWrite(chdouble.DieAt(12, func() {
+		src.aborted.Store(true) // nothing after this insert happens
+		go func() { src.abort(); close(crashed) }()
+	}))
 	select {
 	case <-crashed:
 	case <-time.After(30 * time.Second):
@@ -275,36 +258,14 @@ func TestClickHouseReplayBounds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.EnsureDataset(context.Background(), d); err != nil {
-		t.Fatal(err)
-	}
-	pre := store.NewBatch(d, 20)
-	for i := 10; i < 30; i++ {
-		pre.Cols[0].Times = append(pre.Cols[0].Times, int64(i))
-		pre.Cols[1].Strings = append(pre.Cols[1].Strings, "/p")
-		pre.Cols[2].Strings = append(pre.Cols[2].Strings, "click")
-		pre.Cols[3].Ints = append(pre.Cols[3].Ints, int64(i))
-		pre.N++
-	}
-	if _, err := st.Write(st.WithToken(context.Background(), "kafka:test/"+topic+"/0/10-29/events"), pre); err != nil {
-		t.Fatal(err)
-	}
+	st.Insert(t, d, "kafka:test/"+topic+"/0/10-29/events", 10, 30)
 	src := startCHSource(t, sourceConfig(c, nil), st, []*dataset.Dataset{d}, nil)
 	st.Wait(t, "events", n-10, 30*time.Second)
 	time.Sleep(100 * time.Millisecond)
 	shutdown(t, src)
-	dropped := st.Dropped()
-	for i := 0; i < n; i++ {
-		want := 1
-		if i < 10 {
-			want = 0 // before the committed offset: not read
-		}
-		if st.Times("events", strconv.Itoa(i)) != want {
-			t.Fatalf("seq %d stored %d times, want %d", i, st.Times("events", strconv.Itoa(i)), want)
-		}
-	}
-	if want := (20 + st.InsertRows - 1) / st.InsertRows; dropped != want {
-		t.Errorf("%d inserts dropped, want the %d of the replayed range", dropped, want)
+	st.OnceFrom(t, "events", 10, n) // before the committed offset: not read
+	if want := st.Inserts(20); st.Dropped() != want {
+		t.Errorf("%d inserts dropped, want the %d of the replayed range", st.Dropped(), want)
 	}
 }
 

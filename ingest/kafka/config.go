@@ -220,10 +220,7 @@ func (c *Config) Validate(known func(string) bool) error {
 	if c.SessionTimeout < 0 || c.RebalanceTimeout < 0 {
 		return fmt.Errorf("%s: sessionTimeout and rebalanceTimeout must not be negative", where)
 	}
-	if known != nil && c.DeadLetter.Dataset != "" && known(c.DeadLetter.Dataset) {
-		return fmt.Errorf("%s: deadLetter dataset %s is a declared dataset; dead letters need their own", where, c.DeadLetter.Dataset)
-	}
-	if _, err := pipeline.DeadLetterDataset(c.DeadLetter.Dataset); err != nil {
+	if err := pipeline.ValidateDeadLetter(c.DeadLetter.Dataset, known); err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
 	return ValidateSecurity(where, c.TLS, c.SASL)
@@ -266,39 +263,19 @@ func ValidateSecurity(where string, t TLSConfig, s SASLConfig) error {
 	return nil
 }
 
-// Backend returns the backend of the datasets the topics route to, which must all be on one:
-// embedded (rows and positions committed together) or clickhouse (idempotent inserts, then
-// group offsets); a source's positions are kept by one protocol. lookup resolves a declared
-// dataset (nil when not declared: Validate reports those). No dataset found: embedded.
+// Backend returns the backend of the datasets the topics route to, which must all be on one
+// (pipeline.Backends): embedded or clickhouse. lookup resolves a declared dataset (nil when
+// not declared: Validate reports those). No dataset found: embedded.
 func (c *Config) Backend(lookup func(string) *dataset.Dataset) (string, error) {
-	backend, first := "", ""
+	var bs pipeline.Backends
 	for _, t := range c.Topics {
 		for _, n := range t.route().Names() {
-			d := lookup(n)
-			if d == nil {
-				continue
-			}
-			b := d.Backend
-			if b == "" {
-				b = dataset.BackendEmbedded
-			}
-			switch b {
-			case dataset.BackendEmbedded, dataset.BackendClickHouse:
-			default:
-				return "", fmt.Errorf("kafka source %s: topic %s: dataset %s uses the %s backend; Kafka sources write to the embedded store or to ClickHouse", c.Name, t.Topic, n, b)
-			}
-			switch {
-			case backend == "":
-				backend, first = b, n
-			case b != backend:
-				return "", fmt.Errorf("kafka source %s: dataset %s is on the %s backend and dataset %s on %s: one source's datasets must all be on one backend (positions are kept one way per source); split the topics into two sources", c.Name, first, backend, n, b)
+			if err := bs.Add(n, lookup(n)); err != nil {
+				return "", fmt.Errorf("kafka source %s: topic %s: %w", c.Name, t.Topic, err)
 			}
 		}
 	}
-	if backend == "" {
-		backend = dataset.BackendEmbedded
-	}
-	return backend, nil
+	return bs.Backend(), nil
 }
 
 // tlsConfig builds the TLS client configuration, reading the files named.

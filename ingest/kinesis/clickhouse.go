@@ -8,21 +8,12 @@ import (
 	"time"
 
 	"github.com/olapgate/olapgate/ingest/pipeline"
-	"github.com/olapgate/olapgate/internal/dataset"
 	"github.com/olapgate/olapgate/store"
 )
 
-// insertWriter is a store over ClickHouse as a Kinesis source needs it: Write must honour the
-// insert token its context carries (clickhouse.WithInsertToken), dropping a block whose token
-// the table has seen.
-type insertWriter interface {
-	EnsureDataset(ctx context.Context, d *dataset.Dataset) error
-	Write(ctx context.Context, b *store.Batch) (store.WriteResult, error)
-}
-
 // chWriter inserts ranges into ClickHouse with tokens derived from them.
 type chWriter struct {
-	st        insertWriter
+	st        pipeline.InsertWriter
 	withToken func(ctx context.Context, token string) context.Context
 }
 

@@ -3,10 +3,7 @@ package kinesis
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,14 +33,7 @@ func startCHSource(t testing.TB, cfg Config, st *chdouble.Store, ps store.Positi
 		t.Fatal("a source of ClickHouse datasets does not commit the ClickHouse way")
 	}
 	src.ch.withToken = st.WithToken
-	for _, h := range hooks {
-		h(src)
-	}
-	if err := src.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(src.abort)
-	return src
+	return runSource(t, src, hooks...)
 }
 
 func TestClickHouseExactlyOnce(t *testing.T) {
@@ -90,12 +80,7 @@ func TestClickHouseInsertLandsButFails(t *testing.T) {
 	srv.CreateStream(t, "events", shards)
 	d := chdouble.Dataset(t, "events")
 	st := chdouble.New()
-	st.SetAfterWrite(func(w int) error {
-		if w == 3 || w == 4 || w == 20 {
-			return fmt.Errorf("injected: connection reset after write %d", w)
-		}
-		return nil
-	})
+	st.SetAfterWrite(chdouble.LostAnswers(3, 4, 20))
 	ps := openStore(t, t.TempDir())
 	defer ps.Close()
 	produce(t, srv.Client(), "events", 0, n, chdouble.Poisoned)
@@ -135,18 +120,11 @@ func TestClickHouseCrashBetweenInsertAndCheckpoint(t *testing.T) {
 		c.GetRecordsLimit = 150
 	})
 	crashed := make(chan struct{})
-	var once sync.Once
 	src := startCHSource(t, cfg, st, ps, []*dataset.Dataset{d}, nil)
-	st.SetAfterWrite(func(w int) error {
-		if w < 12 {
-			return nil
-		}
-		once.Do(func() {
-			src.aborted.Store(true) // nothing after this insert happens
-			go func() { src.abort(); close(crashed) }()
-		})
-		return errors.New("injected: the process died")
-	})
+	st.SetAfterWrite(chdouble.DieAt(12, func() {
+		src.aborted.Store(true) // nothing after this insert happens
+		go func() { src.abort(); close(crashed) }()
+	}))
 	select {
 	case <-crashed:
 	case <-time.After(30 * time.Second):
@@ -207,35 +185,13 @@ func TestClickHouseReplayBounds(t *testing.T) {
 		{Partition: shard, Next: pendingPosition(puts[10].seqNo, puts[29].seqNo)}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.EnsureDataset(context.Background(), d); err != nil {
-		t.Fatal(err)
-	}
-	pre := store.NewBatch(d, 20)
-	for i := 10; i < 30; i++ {
-		pre.Cols[0].Times = append(pre.Cols[0].Times, int64(i))
-		pre.Cols[1].Strings = append(pre.Cols[1].Strings, "/p")
-		pre.Cols[2].Strings = append(pre.Cols[2].Strings, "click")
-		pre.Cols[3].Ints = append(pre.Cols[3].Ints, int64(i))
-		pre.N++
-	}
-	token := "kinesis:test/events/" + shard + "/" + puts[10].seqNo + "-" + puts[29].seqNo + "/events"
-	if _, err := st.Write(st.WithToken(context.Background(), token), pre); err != nil {
-		t.Fatal(err)
-	}
+	st.Insert(t, d, "kinesis:test/events/"+shard+"/"+puts[10].seqNo+"-"+puts[29].seqNo+"/events", 10, 30)
 	src := startCHSource(t, sourceConfig(srv, "events", nil), st, ps, []*dataset.Dataset{d}, nil)
 	st.Wait(t, "events", n-10, 30*time.Second)
 	time.Sleep(100 * time.Millisecond)
 	shutdown(t, src)
-	for i := 0; i < n; i++ {
-		want := 1
-		if i < 10 {
-			want = 0 // before the pending range: done already
-		}
-		if got := st.Times("events", strconv.Itoa(i)); got != want {
-			t.Fatalf("seq %d stored %d times, want %d", i, got, want)
-		}
-	}
-	if want := (20 + st.InsertRows - 1) / st.InsertRows; st.Dropped() != want {
+	st.OnceFrom(t, "events", 10, n) // before the pending range: done already
+	if want := st.Inserts(20); st.Dropped() != want {
 		t.Errorf("%d inserts dropped, want the %d of the replayed range", st.Dropped(), want)
 	}
 }

@@ -245,10 +245,7 @@ func (c *Config) Validate(known func(string) bool) error {
 	if c.GetRecordsLimit < 0 || c.GetRecordsLimit > DefaultGetRecordsLimit {
 		return fmt.Errorf("%s: getRecordsLimit %d: want 1 to %d (0 for the maximum)", where, c.GetRecordsLimit, DefaultGetRecordsLimit)
 	}
-	if known != nil && c.DeadLetter.Dataset != "" && known(c.DeadLetter.Dataset) {
-		return fmt.Errorf("%s: deadLetter dataset %s is a declared dataset; dead letters need their own", where, c.DeadLetter.Dataset)
-	}
-	if _, err := pipeline.DeadLetterDataset(c.DeadLetter.Dataset); err != nil {
+	if err := pipeline.ValidateDeadLetter(c.DeadLetter.Dataset, known); err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
 	if c.Leases != nil {
@@ -285,37 +282,18 @@ func (l *LeaseConfig) validate() error {
 	return nil
 }
 
-// Backend returns the backend of the datasets the stream routes to, which must all be on one:
-// embedded (rows and positions committed together) or clickhouse (idempotent inserts, then
-// checkpoints); a source keeps its positions one way. lookup resolves a declared dataset (nil
-// when not declared: Validate reports those). No dataset found: embedded. Leases need
-// clickhouse: the embedded store is single-process.
+// Backend returns the backend of the datasets the stream routes to, which must all be on one
+// (pipeline.Backends): embedded or clickhouse. lookup resolves a declared dataset (nil when
+// not declared: Validate reports those). No dataset found: embedded. Leases need clickhouse:
+// the embedded store is single-process.
 func (c *Config) Backend(lookup func(string) *dataset.Dataset) (string, error) {
-	backend, first := "", ""
+	var bs pipeline.Backends
 	for _, n := range c.route().Names() {
-		d := lookup(n)
-		if d == nil {
-			continue
-		}
-		b := d.Backend
-		if b == "" {
-			b = dataset.BackendEmbedded
-		}
-		switch b {
-		case dataset.BackendEmbedded, dataset.BackendClickHouse:
-		default:
-			return "", fmt.Errorf("kinesis source %s: dataset %s uses the %s backend; Kinesis sources write to the embedded store or to ClickHouse", c.Name, n, b)
-		}
-		switch {
-		case backend == "":
-			backend, first = b, n
-		case b != backend:
-			return "", fmt.Errorf("kinesis source %s: dataset %s is on the %s backend and dataset %s on %s: one source's datasets must all be on one backend (positions are kept one way per source); use two sources", c.Name, first, backend, n, b)
+		if err := bs.Add(n, lookup(n)); err != nil {
+			return "", fmt.Errorf("kinesis source %s: %w", c.Name, err)
 		}
 	}
-	if backend == "" {
-		backend = dataset.BackendEmbedded
-	}
+	backend := bs.Backend()
 	if c.Leases != nil && backend == dataset.BackendEmbedded {
 		return "", fmt.Errorf("kinesis source %s: leases: the embedded store is single-process, so one instance reads every shard; leases are for datasets on clickhouse (remove leases, or move the datasets)", c.Name)
 	}

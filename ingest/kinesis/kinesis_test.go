@@ -138,13 +138,19 @@ func startSource(t testing.TB, cfg Config, st store.PositionedWriter, ds []*data
 	if err != nil {
 		t.Fatal(err)
 	}
+	return runSource(t, src, hooks...)
+}
+
+// runSource applies hooks to a new source and starts it. A test that fails early stops its
+// source (without a flush: the store may be closed).
+func runSource(t testing.TB, src *Source, hooks ...func(*Source)) *Source {
+	t.Helper()
 	for _, h := range hooks {
 		h(src)
 	}
 	if err := src.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	// A test that fails early stops its source (without a flush: the store may be closed).
 	t.Cleanup(src.abort)
 	return src
 }

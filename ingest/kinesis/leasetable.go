@@ -170,36 +170,36 @@ func (t *leaseTable) take(ctx context.Context, seen lease, me string) (lease, er
 // renew bumps the counter of a lease held (owner and epoch unchanged); errLeaseLost when it
 // was taken.
 func (t *leaseTable) renew(ctx context.Context, shard, me string, epoch int64) error {
-	_, err := t.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(t.name), Key: leaseKey(shard),
-		UpdateExpression:          aws.String("SET #c = #c + :one"),
-		ConditionExpression:       aws.String("#o = :me AND #e = :epoch"),
-		ExpressionAttributeNames:  map[string]string{"#o": attrOwner, "#c": attrCounter, "#e": attrEpoch},
-		ExpressionAttributeValues: map[string]dtypes.AttributeValue{":me": str(me), ":one": num(1), ":epoch": num(epoch)},
-	})
-	return heldErr("renew lease of "+shard, err)
+	return t.updateHeld(ctx, "renew lease of "+shard, shard, me, epoch, "SET #c = #c + :one",
+		map[string]string{"#c": attrCounter}, map[string]dtypes.AttributeValue{":one": num(1)})
 }
 
 // release gives a lease held up (others may take it at once); errLeaseLost when it was taken.
 func (t *leaseTable) release(ctx context.Context, shard, me string, epoch int64) error {
-	_, err := t.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(t.name), Key: leaseKey(shard),
-		UpdateExpression:          aws.String("REMOVE #o SET #c = #c + :one"),
-		ConditionExpression:       aws.String("#o = :me AND #e = :epoch"),
-		ExpressionAttributeNames:  map[string]string{"#o": attrOwner, "#c": attrCounter, "#e": attrEpoch},
-		ExpressionAttributeValues: map[string]dtypes.AttributeValue{":me": str(me), ":one": num(1), ":epoch": num(epoch)},
-	})
-	return heldErr("release lease of "+shard, err)
+	return t.updateHeld(ctx, "release lease of "+shard, shard, me, epoch, "REMOVE #o SET #c = #c + :one",
+		map[string]string{"#c": attrCounter}, map[string]dtypes.AttributeValue{":one": num(1)})
 }
 
-// checkpoint moves a held shard's checkpoint. The condition is the holding (owner and epoch):
-// a worker that lost the lease, even one that took it back since, cannot move it.
+// checkpoint moves a held shard's checkpoint.
 func (t *leaseTable) checkpoint(ctx context.Context, shard, me string, epoch int64, pos string) error {
+	return t.updateHeld(ctx, "checkpoint "+shard, shard, me, epoch, "SET #p = :pos",
+		map[string]string{"#p": attrCheckpoint}, map[string]dtypes.AttributeValue{":pos": str(pos)})
+}
+
+// updateHeld applies update (with its attribute names and values; #o, #e, :me and :epoch are
+// added) to a lease held by me at epoch; errLeaseLost when it was taken. The condition is the
+// holding, owner and epoch: a worker that lost the lease, even one that took it back since,
+// cannot change it.
+func (t *leaseTable) updateHeld(ctx context.Context, what, shard, me string, epoch int64, update string, names map[string]string, values map[string]dtypes.AttributeValue) error {
+	names["#o"], names["#e"] = attrOwner, attrEpoch
+	values[":me"], values[":epoch"] = str(me), num(epoch)
 	_, err := t.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(t.name), Key: leaseKey(shard),
-		UpdateExpression:          aws.String("SET #p = :pos"),
+		UpdateExpression:          aws.String(update),
 		ConditionExpression:       aws.String("#o = :me AND #e = :epoch"),
-		ExpressionAttributeNames:  map[string]string{"#o": attrOwner, "#e": attrEpoch, "#p": attrCheckpoint},
-		ExpressionAttributeValues: map[string]dtypes.AttributeValue{":me": str(me), ":epoch": num(epoch), ":pos": str(pos)},
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
 	})
-	return heldErr("checkpoint "+shard, err)
+	return heldErr(what, err)
 }
 
 func heldErr(what string, err error) error {

@@ -218,7 +218,7 @@ func New(cfg Config, st Store, datasets []*dataset.Dataset, reg prometheus.Regis
 	}
 	switch backend {
 	case dataset.BackendClickHouse:
-		w, ok := st.(insertWriter)
+		w, ok := st.(pipeline.InsertWriter)
 		if !ok {
 			return nil, fmt.Errorf("kinesis source %s: datasets on clickhouse need a store that takes writes (got %T)", cfg.Name, st)
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -299,5 +300,74 @@ func (c *Store) Ensure(t testing.TB, ds ...*dataset.Dataset) {
 		if err := c.EnsureDataset(context.Background(), d); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// Batch is the events seq from..to-1 as rows of d (a Dataset): time seq, page "/p", kind
+// "click".
+func Batch(d *dataset.Dataset, from, to int) *store.Batch {
+	b := store.NewBatch(d, to-from)
+	for i := from; i < to; i++ {
+		b.Cols[0].Times = append(b.Cols[0].Times, int64(i))
+		b.Cols[1].Strings = append(b.Cols[1].Strings, "/p")
+		b.Cols[2].Strings = append(b.Cols[2].Strings, "click")
+		b.Cols[3].Ints = append(b.Cols[3].Ints, int64(i))
+		b.N++
+	}
+	return b
+}
+
+// Insert writes the events seq from..to-1 (Batch) into d's table, created unless it exists,
+// with the insert token token: as a consumer that inserted a range and died before its
+// checkpoint left them. It fails the test on an error.
+func (c *Store) Insert(t testing.TB, d *dataset.Dataset, token string, from, to int) {
+	t.Helper()
+	c.Ensure(t, d)
+	if _, err := c.Write(c.WithToken(context.Background(), token), Batch(d, from, to)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Inserts is the number of INSERTs a Write of rows rows is sent as.
+func (c *Store) Inserts(rows int) int {
+	return (rows + c.InsertRows - 1) / c.InsertRows
+}
+
+// OnceFrom checks that the events seq from..n-1 are each stored once in table, and seq
+// 0..from-1 not at all.
+func (c *Store) OnceFrom(t testing.TB, table string, from, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		want := 1
+		if i < from {
+			want = 0
+		}
+		if got := c.Times(table, strconv.Itoa(i)); got != want {
+			t.Fatalf("seq %d stored %d times, want %d", i, got, want)
+		}
+	}
+}
+
+// LostAnswers is an after-write hook (SetAfterWrite) failing the Writes numbered ws as if
+// their answers were lost: their blocks are stored.
+func LostAnswers(ws ...int) func(int) error {
+	return func(w int) error {
+		if slices.Contains(ws, w) {
+			return fmt.Errorf("injected: connection reset after write %d", w)
+		}
+		return nil
+	}
+}
+
+// DieAt is an after-write hook (SetAfterWrite) failing Write w and every one after it as if
+// the process had died right after storing its blocks; die runs once, at the first.
+func DieAt(w int, die func()) func(int) error {
+	var once sync.Once
+	return func(n int) error {
+		if n < w {
+			return nil
+		}
+		once.Do(die)
+		return errors.New("injected: the process died")
 	}
 }

@@ -10,16 +10,7 @@ import (
 
 func batch(t *testing.T, from, to int) *store.Batch {
 	t.Helper()
-	d := Dataset(t, "events")
-	b := store.NewBatch(d, to-from)
-	for i := from; i < to; i++ {
-		b.Cols[0].Times = append(b.Cols[0].Times, int64(i))
-		b.Cols[1].Strings = append(b.Cols[1].Strings, "/p")
-		b.Cols[2].Strings = append(b.Cols[2].Strings, "click")
-		b.Cols[3].Ints = append(b.Cols[3].Ints, int64(i))
-		b.N++
-	}
-	return b
+	return Batch(Dataset(t, "events"), from, to)
 }
 
 // A block whose token the table has seen is dropped whole; a Write whose hook fails has

@@ -284,11 +284,16 @@ func (c *Config) Validate() error {
 	// A source's dead letters are a dataset on its backend: sources share one only on the
 	// same backend (the gateway lists one dataset per name).
 	deadLetters := map[string]string{}
-	deadLetterName := func(name string) string {
+	deadLetterOn := func(name, backend string) error {
 		if name == "" {
 			name = pipeline.DefaultDeadLetterDataset
 		}
-		return strings.ToLower(name)
+		dl := strings.ToLower(name)
+		if prev, ok := deadLetters[dl]; ok && prev != backend {
+			return fmt.Errorf("dead-letter dataset %s is on %s for another source and would be on %s for this one (dead letters go to the source's backend): set deadLetter.dataset", dl, prev, backend)
+		}
+		deadLetters[dl] = backend
+		return nil
 	}
 	for i := range c.Sources.Kafka {
 		k := &c.Sources.Kafka[i]
@@ -300,11 +305,9 @@ func (c *Config) Validate() error {
 		if err != nil {
 			return fmt.Errorf("sources.kafka[%d]: %w", i, err)
 		}
-		dl := deadLetterName(k.DeadLetter.Dataset)
-		if prev, ok := deadLetters[dl]; ok && prev != backend {
-			return fmt.Errorf("sources.kafka[%d]: dead-letter dataset %s is on %s for another source and would be on %s for this one (dead letters go to the source's backend): set deadLetter.dataset", i, dl, prev, backend)
+		if err := deadLetterOn(k.DeadLetter.Dataset, backend); err != nil {
+			return fmt.Errorf("sources.kafka[%d]: %w", i, err)
 		}
-		deadLetters[dl] = backend
 		if names[k.Name] {
 			return fmt.Errorf("sources.kafka[%d]: name %q is used twice (stored positions are keyed by it)", i, k.Name)
 		}
@@ -326,11 +329,9 @@ func (c *Config) Validate() error {
 		if err != nil {
 			return fmt.Errorf("sources.kinesis[%d]: %w", i, err)
 		}
-		dl := deadLetterName(k.DeadLetter.Dataset)
-		if prev, ok := deadLetters[dl]; ok && prev != backend {
-			return fmt.Errorf("sources.kinesis[%d]: dead-letter dataset %s is on %s for another source and would be on %s for this one (dead letters go to the source's backend): set deadLetter.dataset", i, dl, prev, backend)
+		if err := deadLetterOn(k.DeadLetter.Dataset, backend); err != nil {
+			return fmt.Errorf("sources.kinesis[%d]: %w", i, err)
 		}
-		deadLetters[dl] = backend
 		if k.Leases != nil {
 			if other, ok := leaseTables[k.Leases.Table]; ok {
 				return fmt.Errorf("sources.kinesis[%d]: leases.table %s is source %s's already: leases are keyed by shard id, one table per source", i, k.Leases.Table, other)

@@ -4,15 +4,12 @@ package dynalitetest
 
 import (
 	"context"
-	"net/http"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/olapgate/olapgate/internal/nodetool"
+	"github.com/olapgate/olapgate/internal/awslocal"
 )
 
 // DirEnv overrides where the launcher (run.js and its node_modules) is; default
@@ -22,72 +19,41 @@ const DirEnv = "OLAPGATE_DYNALITE_DIR"
 // Region and the static credentials dynalite is reached with (it checks that requests are
 // signed, not by whom).
 const (
-	Region    = "us-east-1"
+	Region    = awslocal.Region
 	AccessKey = "AKIDDYNALITE"
 	SecretKey = "dynalite-secret"
 )
 
-// Launcher is node and the dynalite launcher, found but not started.
-type Launcher struct {
-	tool *nodetool.Tool
+// spec runs dynalite in memory, tables created, deleted and updated at once; it answers once
+// ListTables does.
+var spec = awslocal.Spec[*Server]{
+	Name:   "dynalite",
+	DirEnv: DirEnv,
+	Args:   []string{"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"},
+	Wrap:   func(s *awslocal.Server) *Server { return &Server{s} },
+	Probe: func(s *Server) func(context.Context) error {
+		cl := s.Client()
+		return func(ctx context.Context) error {
+			_, err := cl.ListTables(ctx, &dynamodb.ListTablesInput{})
+			return err
+		}
+	},
 }
+
+// Launcher is node and the dynalite launcher, found but not started. Its Start starts
+// dynalite on a free loopback port, as spec says, and waits until it answers; stop it with
+// Close.
+type Launcher = awslocal.Launcher[*Server]
 
 // Find locates node and the launcher, with an error saying what is missing and how to
 // install it.
 func Find() (*Launcher, error) {
-	tool, err := nodetool.Find("dynalite", DirEnv, "dynalite")
-	if err != nil {
-		return nil, err
-	}
-	return &Launcher{tool: tool}, nil
+	return awslocal.Find(spec)
 }
 
-// Server is a running dynalite.
+// Server is a running dynalite: its Endpoint, and Close to stop it.
 type Server struct {
-	// Endpoint is its base URL, http://127.0.0.1:<port>.
-	Endpoint string
-
-	proc *nodetool.Process
-
-	mu         sync.Mutex
-	transports []*http.Transport // of the clients made, closed with the server
-}
-
-// Start starts dynalite on a free loopback port (in memory, tables created, deleted and
-// updated at once) and waits until it answers. Stop it with Close.
-func (l *Launcher) Start(ctx context.Context) (*Server, error) {
-	proc, err := l.tool.Listen(ctx, "dynalite", "--port", "0", "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{Endpoint: proc.URL, proc: proc}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := s.waitAnswers(ctx); err != nil {
-		_ = s.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
-// waitAnswers polls ListTables until dynalite answers it.
-func (s *Server) waitAnswers(ctx context.Context) error {
-	cl := s.Client()
-	return s.proc.WaitAnswers(ctx, func(ctx context.Context) error {
-		_, err := cl.ListTables(ctx, &dynamodb.ListTablesInput{})
-		return err
-	})
-}
-
-// Close stops dynalite: its stdin closes (it exits by itself), then it is killed if it has
-// not exited within 5 seconds.
-func (s *Server) Close() error {
-	s.mu.Lock()
-	for _, tr := range s.transports {
-		tr.CloseIdleConnections()
-	}
-	s.mu.Unlock()
-	return s.proc.Close()
+	*awslocal.Server
 }
 
 // Require starts dynalite for the test and stops it at cleanup. Without node or the
@@ -95,36 +61,21 @@ func (s *Server) Close() error {
 // pass without the lease tests.
 func Require(t testing.TB) *Server {
 	t.Helper()
-	l, err := Find()
-	if err != nil {
-		nodetool.Missing(t, "dynalite", "the lease table test", err)
-	}
-	s, err := l.Start(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	nodetool.CloseAtCleanup(t, s.proc, s.Close)
-	return s
+	return awslocal.Require(t, spec, "the lease table test")
 }
 
 // Credentials are the static credentials the tests sign with.
 func Credentials() aws.CredentialsProvider {
-	return aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-		return aws.Credentials{AccessKeyID: AccessKey, SecretAccessKey: SecretKey, Source: "dynalitetest"}, nil
-	})
+	return awslocal.Credentials(AccessKey, SecretKey, "dynalitetest")
 }
 
 // Client is a DynamoDB client of the server. Its idle connections are closed with the server,
 // so leak checks see no HTTP goroutines left behind.
 func (s *Server) Client() *dynamodb.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	s.mu.Lock()
-	s.transports = append(s.transports, tr)
-	s.mu.Unlock()
 	return dynamodb.New(dynamodb.Options{
 		Region:       Region,
 		BaseEndpoint: aws.String(s.Endpoint),
 		Credentials:  Credentials(),
-		HTTPClient:   &http.Client{Timeout: 30 * time.Second, Transport: tr},
+		HTTPClient:   s.HTTPClient(),
 	})
 }

@@ -4,8 +4,6 @@ package kinesalitetest
 
 import (
 	"context"
-	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
-	"github.com/olapgate/olapgate/internal/nodetool"
+	"github.com/olapgate/olapgate/internal/awslocal"
 )
 
 // DirEnv overrides where the launcher (run.js and its node_modules) is; default
@@ -23,73 +21,41 @@ const DirEnv = "OLAPGATE_KINESALITE_DIR"
 // Region and the static credentials kinesalite is reached with (it checks that requests are
 // signed, not by whom).
 const (
-	Region    = "us-east-1"
+	Region    = awslocal.Region
 	AccessKey = "AKIDKINESALITE"
 	SecretKey = "kinesalite-secret"
 )
 
-// Launcher is node and the kinesalite launcher, found but not started.
-type Launcher struct {
-	tool *nodetool.Tool
+// spec runs kinesalite in memory, streams created, deleted and updated at once, up to 100
+// shards; it answers once ListStreams does.
+var spec = awslocal.Spec[*Server]{
+	Name:   "kinesalite",
+	DirEnv: DirEnv,
+	Args:   []string{"--createStreamMs", "0", "--deleteStreamMs", "0", "--updateStreamMs", "0", "--shardLimit", "100"},
+	Wrap:   func(s *awslocal.Server) *Server { return &Server{s} },
+	Probe: func(s *Server) func(context.Context) error {
+		cl := s.Client()
+		return func(ctx context.Context) error {
+			_, err := cl.ListStreams(ctx, &kinesis.ListStreamsInput{})
+			return err
+		}
+	},
 }
+
+// Launcher is node and the kinesalite launcher, found but not started. Its Start starts
+// kinesalite on a free loopback port, as spec says, and waits until it answers; stop it with
+// Close.
+type Launcher = awslocal.Launcher[*Server]
 
 // Find locates node and the launcher, with an error saying what is missing and how to
 // install it.
 func Find() (*Launcher, error) {
-	tool, err := nodetool.Find("kinesalite", DirEnv, "kinesalite")
-	if err != nil {
-		return nil, err
-	}
-	return &Launcher{tool: tool}, nil
+	return awslocal.Find(spec)
 }
 
-// Server is a running kinesalite.
+// Server is a running kinesalite: its Endpoint, and Close to stop it.
 type Server struct {
-	// Endpoint is its base URL, http://127.0.0.1:<port>.
-	Endpoint string
-
-	proc *nodetool.Process
-
-	mu         sync.Mutex
-	transports []*http.Transport // of the clients made, closed with the server
-}
-
-// Start starts kinesalite on a free loopback port (in memory, streams created, deleted and
-// updated at once, up to 100 shards) and waits until it answers. Stop it with Close.
-func (l *Launcher) Start(ctx context.Context) (*Server, error) {
-	proc, err := l.tool.Listen(ctx, "kinesalite", "--port", "0",
-		"--createStreamMs", "0", "--deleteStreamMs", "0", "--updateStreamMs", "0", "--shardLimit", "100")
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{Endpoint: proc.URL, proc: proc}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := s.waitAnswers(ctx); err != nil {
-		_ = s.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
-// waitAnswers polls ListStreams until kinesalite answers it.
-func (s *Server) waitAnswers(ctx context.Context) error {
-	cl := s.Client()
-	return s.proc.WaitAnswers(ctx, func(ctx context.Context) error {
-		_, err := cl.ListStreams(ctx, &kinesis.ListStreamsInput{})
-		return err
-	})
-}
-
-// Close stops kinesalite: its stdin closes (it exits by itself), then it is killed if it has
-// not exited within 5 seconds.
-func (s *Server) Close() error {
-	s.mu.Lock()
-	for _, tr := range s.transports {
-		tr.CloseIdleConnections()
-	}
-	s.mu.Unlock()
-	return s.proc.Close()
+	*awslocal.Server
 }
 
 // Require starts kinesalite for the test and stops it at cleanup. Without node or the
@@ -97,37 +63,22 @@ func (s *Server) Close() error {
 // pass without the Kinesis tests.
 func Require(t testing.TB) *Server {
 	t.Helper()
-	l, err := Find()
-	if err != nil {
-		nodetool.Missing(t, "kinesalite", "the Kinesis test", err)
-	}
-	s, err := l.Start(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	nodetool.CloseAtCleanup(t, s.proc, s.Close)
-	return s
+	return awslocal.Require(t, spec, "the Kinesis test")
 }
 
 // Credentials are the static credentials the tests sign with.
 func Credentials() aws.CredentialsProvider {
-	return aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-		return aws.Credentials{AccessKeyID: AccessKey, SecretAccessKey: SecretKey, Source: "kinesalitetest"}, nil
-	})
+	return awslocal.Credentials(AccessKey, SecretKey, "kinesalitetest")
 }
 
 // Client is a Kinesis client of the server. Its idle connections are closed with the server,
 // so leak checks see no HTTP goroutines left behind.
 func (s *Server) Client() *kinesis.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	s.mu.Lock()
-	s.transports = append(s.transports, tr)
-	s.mu.Unlock()
 	return kinesis.New(kinesis.Options{
 		Region:       Region,
 		BaseEndpoint: aws.String(s.Endpoint),
 		Credentials:  Credentials(),
-		HTTPClient:   &http.Client{Timeout: 30 * time.Second, Transport: tr},
+		HTTPClient:   s.HTTPClient(),
 	})
 }
 

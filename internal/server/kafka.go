@@ -22,13 +22,9 @@ func (s *Server) prepareKafka(datasets []*dataset.Dataset, backends map[string]s
 		if err != nil {
 			return nil, fmt.Errorf("prepare kafka source %s: %w", kc.Name, err)
 		}
-		target := kafka.Store(s.store)
-		if backend != dataset.BackendEmbedded {
-			st := backends[backend]
-			if st == nil {
-				return nil, fmt.Errorf("prepare kafka source %s: its datasets are on %s, which is not configured (backends.%s)", kc.Name, backend, backend)
-			}
-			target = st
+		target, err := s.sourceStore(backend, backends)
+		if err != nil {
+			return nil, fmt.Errorf("prepare kafka source %s: %w", kc.Name, err)
 		}
 		src, err := kafka.New(kc, target, s.cfg.Datasets, reg, s.log)
 		if err != nil {
@@ -40,6 +36,19 @@ func (s *Server) prepareKafka(datasets []*dataset.Dataset, backends map[string]s
 		}
 	}
 	return datasets, nil
+}
+
+// sourceStore is the store of a source whose datasets are on backend: the embedded store, or
+// the backend's (backends).
+func (s *Server) sourceStore(backend string, backends map[string]store.Store) (store.Store, error) {
+	if backend == dataset.BackendEmbedded {
+		return s.store, nil
+	}
+	st := backends[backend]
+	if st == nil {
+		return nil, fmt.Errorf("its datasets are on %s, which is not configured (backends.%s)", backend, backend)
+	}
+	return st, nil
 }
 
 // lookupDataset finds a declared dataset by name, as sources name them (case-insensitive).

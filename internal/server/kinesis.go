@@ -22,13 +22,9 @@ func (s *Server) prepareKinesis(datasets []*dataset.Dataset, backends map[string
 		if err != nil {
 			return nil, fmt.Errorf("prepare kinesis source %s: %w", kc.Name, err)
 		}
-		target := kinesis.Store(s.store)
-		if backend != dataset.BackendEmbedded {
-			st := backends[backend]
-			if st == nil {
-				return nil, fmt.Errorf("prepare kinesis source %s: its datasets are on %s, which is not configured (backends.%s)", kc.Name, backend, backend)
-			}
-			target = st
+		target, err := s.sourceStore(backend, backends)
+		if err != nil {
+			return nil, fmt.Errorf("prepare kinesis source %s: %w", kc.Name, err)
 		}
 		var opts []kinesis.Option
 		if s.store != nil {
