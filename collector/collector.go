@@ -82,7 +82,9 @@ func New(cfg Config, st store.Store, log *slog.Logger) (*Collector, error) {
 		otelrows.LogsDataset(cfg.PromotedAttributes...), otelrows.MetricsDataset()
 	c.datasets = []*dataset.Dataset{tracesDS, idTsDS, logsDS, metricsDS}
 	c.traces = newSink(st, tracesDS, c.budget, cfg)
-	c.traces.derive = func(b *store.Batch) *store.Batch { return otelrows.TraceIDTimes(idTsDS, b) }
+	if cfg.Backend != dataset.BackendClickHouse { // there the exporter's materialized view fills it
+		c.traces.derive = func(b *store.Batch) *store.Batch { return otelrows.TraceIDTimes(idTsDS, b) }
+	}
 	c.logs = newSink(st, logsDS, c.budget, cfg)
 	c.metrics = newSink(st, metricsDS, c.budget, cfg)
 	qcfg := cfg.Query

@@ -13,6 +13,14 @@
 # It prints items per CPU-second for both, the ratio (issue target for traces: >= 0.8), and
 # olapgate's p99 export latency from olapgate_collector_export_duration_seconds.
 #
+# Target olapgate-ch is olapgate with `collector: {backend: clickhouse}` writing to chsink
+# (loadtest/cmd/chsink: ClickHouse's native protocol, every block decoded, rows counted, nothing
+# stored), pinned beside telemetrygen on CLIENT_CPU: olapgate's process then only receives,
+# converts and encodes, as it does in front of a real ClickHouse server, whose storing is not
+# on olapgate's CPU. Counted is what the sink received: chsink_rows_total{table=
+# "default.otel_traces"} / otel_logs, checked against olapgate's stored counter at the end;
+# the script also prints the sink's own CPU seconds.
+#
 # Tools are built outside the repo (nothing here adds modules to olapgate's go.mod):
 #   GOBIN=/tmp/otelbench/bin go install \
 #     github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@v0.161.0
@@ -25,9 +33,13 @@
 # Environment (defaults): OLAPGATE (built from this repo into the work dir), DURATION (20s per
 # run), WORKERS (2), RATE (0: unthrottled, else items/s per worker), BATCH (512 items per
 # export), CHILD_SPANS (1: two spans per trace), SIGNALS ("traces logs"), TARGETS
-# ("olapgate refcol"), SERVER_CPU (1), CLIENT_CPU (0), ROUNDS (1), OG_CONFIG (an olapgate
-# config file, e.g. one with `collector: {flush: interval}`), and the loopback ports
-# OG_HTTP (18080), OG_GRPC (19090), OG_OTLP (24317), RC_OTLP (14317), RC_METRICS (18888).
+# ("olapgate refcol"; add olapgate-ch for the ClickHouse backend), SERVER_CPU (1), CLIENT_CPU
+# (0), ROUNDS (1), OG_CONFIG (an olapgate config file, e.g. one with `collector: {flush:
+# interval}`), CHSINK (the sink binary, built from this repo into the work dir), OG_CH_CONFIG
+# (olapgate's config for olapgate-ch; default: backends.clickhouse at the sink, collector
+# backend clickhouse, every other setting its default), and the loopback ports OG_HTTP
+# (18080), OG_GRPC (19090), OG_OTLP (24317), RC_OTLP (14317), RC_METRICS (18888), CH_NATIVE
+# (19000), CH_METRICS (19363).
 set -euo pipefail
 
 DURATION=${DURATION:-20s}
@@ -45,17 +57,22 @@ OG_GRPC=${OG_GRPC:-19090}
 OG_OTLP=${OG_OTLP:-24317}
 RC_OTLP=${RC_OTLP:-14317}
 RC_METRICS=${RC_METRICS:-18888}
+CH_NATIVE=${CH_NATIVE:-19000}
+CH_METRICS=${CH_METRICS:-19363}
 TELEMETRYGEN=${TELEMETRYGEN:-telemetrygen}
 REFCOL=${REFCOL:-}
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/otlp-bench.XXXXXX)
 server_pid=
+sink_pid=
 cleanup() {
-	if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-		kill "$server_pid" 2>/dev/null || true
-		wait "$server_pid" 2>/dev/null || true
-	fi
+	for pid in $server_pid $sink_pid; do
+		if kill -0 "$pid" 2>/dev/null; then
+			kill "$pid" 2>/dev/null || true
+			wait "$pid" 2>/dev/null || true
+		fi
+	done
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -63,6 +80,10 @@ trap cleanup EXIT
 if [[ -z ${OLAPGATE:-} ]]; then
 	OLAPGATE=$work/olapgate
 	(cd "$repo" && go build -o "$OLAPGATE" ./cmd/olapgate)
+fi
+if [[ " $TARGETS " == *" olapgate-ch "* && -z ${CHSINK:-} ]]; then
+	CHSINK=$work/chsink
+	(cd "$repo" && go build -o "$CHSINK" ./loadtest/cmd/chsink)
 fi
 if [[ " $TARGETS " == *" refcol "* && ! -x $REFCOL ]]; then
 	echo "otlp-bench: set REFCOL to the reference collector binary (see the header)" >&2
@@ -133,17 +154,32 @@ settle() {
 	echo "$cur"
 }
 
-start_olapgate() {
+start_olapgate() { # [CONFIG]
 	mkdir -p "$work/data"
 	rm -rf "$work/data"/*
 	local cfg=()
 	[[ -n ${OG_CONFIG:-} ]] && cfg=(--config "$OG_CONFIG")
+	[[ -n ${1:-} ]] && cfg=(--config "$1")
 	GOMAXPROCS=1 taskset -c "$SERVER_CPU" "$OLAPGATE" serve "${cfg[@]}" --data-dir "$work/data" --threads 1 \
 		--http-addr "127.0.0.1:$OG_HTTP" --grpc-addr "127.0.0.1:$OG_GRPC" \
 		--otlp-grpc-addr "127.0.0.1:$OG_OTLP" --otlp-http-addr off --log-level warn \
 		>"$work/olapgate.log" 2>&1 &
 	server_pid=$!
 	wait_http "http://127.0.0.1:$OG_HTTP/readyz"
+}
+
+# start_olapgate_ch: the sink on the client's core (it is ClickHouse's work, not olapgate's),
+# then olapgate with the ClickHouse backend on the server's.
+start_olapgate_ch() {
+	GOMAXPROCS=1 taskset -c "$CLIENT_CPU" "$CHSINK" -addr "127.0.0.1:$CH_NATIVE" \
+		-http-addr "127.0.0.1:$CH_METRICS" >"$work/chsink.log" 2>&1 &
+	sink_pid=$!
+	wait_http "http://127.0.0.1:$CH_METRICS/metrics"
+	local cfg=${OG_CH_CONFIG:-$work/olapgate-ch.yaml}
+	if [[ -z ${OG_CH_CONFIG:-} ]]; then
+		printf 'backends:\n  clickhouse: {addr: "127.0.0.1:%s"}\ncollector:\n  backend: clickhouse\n' "$CH_NATIVE" >"$cfg"
+	fi
+	start_olapgate "$cfg"
 }
 
 start_refcol() {
@@ -177,27 +213,40 @@ stop_server() {
 	kill "$server_pid" 2>/dev/null || true
 	wait "$server_pid" 2>/dev/null || true
 	server_pid=
+	if [[ -n $sink_pid ]]; then
+		kill "$sink_pid" 2>/dev/null || true
+		wait "$sink_pid" 2>/dev/null || true
+		sink_pid=
+	fi
 }
 
 # run TARGET SIGNAL ROUND: one bounded telemetrygen run; prints a result line.
 run() {
-	local target=$1 signal=$2 round=$3 endpoint url name labels
-	if [[ $target == olapgate ]]; then
-		endpoint=127.0.0.1:$OG_OTLP url=http://127.0.0.1:$OG_HTTP/metrics
+	local target=$1 signal=$2 round=$3 endpoint url name labels og_url=
+	case $target in
+	olapgate)
+		endpoint=127.0.0.1:$OG_OTLP url=http://127.0.0.1:$OG_HTTP/metrics og_url=$url
 		name=olapgate_collector_items_total labels="signal=\"$signal\",outcome=\"stored\""
-	else
+		;;
+	olapgate-ch)
+		endpoint=127.0.0.1:$OG_OTLP url=http://127.0.0.1:$CH_METRICS/metrics og_url=http://127.0.0.1:$OG_HTTP/metrics
+		name=chsink_rows_total labels="table=\"default.otel_$signal\""
+		;;
+	*)
 		endpoint=127.0.0.1:$RC_OTLP url=http://127.0.0.1:$RC_METRICS/metrics
 		labels=
 		if [[ $signal == traces ]]; then name=otelcol_receiver_accepted_spans_total; else name=otelcol_receiver_accepted_log_records_total; fi
-	fi
+		;;
+	esac
 	local n0 t0 n1 t1 b0=$work/b0 b1=$work/b1 extra=()
 	[[ $signal == traces ]] && extra=(--child-spans "$CHILD_SPANS")
-	local w0=0 w1=0
+	local w0=0 w1=0 s0=0 s1=0
 	n0=$(metric "$url" "$name" "$labels")
-	if [[ $target == olapgate ]]; then
-		buckets "$url" "$signal" >"$b0"
-		w0=$(metric "$url" olapgate_collector_writes_total "")
+	if [[ -n $og_url ]]; then
+		buckets "$og_url" "$signal" >"$b0"
+		w0=$(metric "$og_url" olapgate_collector_writes_total "")
 	fi
+	[[ -n $sink_pid ]] && s0=$(cpu_ticks "$sink_pid")
 	t0=$(cpu_ticks "$server_pid")
 	local start=$EPOCHREALTIME
 	taskset -c "$CLIENT_CPU" "$TELEMETRYGEN" "$signal" --otlp-endpoint "$endpoint" --otlp-insecure \
@@ -205,19 +254,21 @@ run() {
 		>"$work/telemetrygen.log" 2>&1 || { echo "otlp-bench: telemetrygen failed:" >&2; tail -5 "$work/telemetrygen.log" >&2; }
 	n1=$(settle "$url" "$name" "$labels")
 	t1=$(cpu_ticks "$server_pid")
+	[[ -n $sink_pid ]] && s1=$(cpu_ticks "$sink_pid")
 	local wall
 	wall=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
 	local p=-
-	if [[ $target == olapgate ]]; then
-		buckets "$url" "$signal" >"$b1"
+	if [[ -n $og_url ]]; then
+		buckets "$og_url" "$signal" >"$b1"
 		p=$(p99 "$b0" "$b1")
-		w1=$(metric "$url" olapgate_collector_writes_total "")
+		w1=$(metric "$og_url" olapgate_collector_writes_total "")
 	fi
 	awk -v tg="$target" -v sig="$signal" -v r="$round" -v n=$((n1 - n0)) -v cpu=$((t1 - t0)) -v tck="$tck" -v wall="$wall" -v p="$p" \
-		-v load="$(cut -d' ' -f1 /proc/loadavg)" -v writes=$((w1 - w0)) 'BEGIN {
+		-v load="$(cut -d' ' -f1 /proc/loadavg)" -v writes=$((w1 - w0)) -v sink=$((s1 - s0)) 'BEGIN {
 			s = cpu / tck
-			printf "%-8s %-6s round=%s items=%d cpu_s=%.2f wall_s=%s items_per_cpu_s=%.0f items_per_s=%.0f p99_ms=%s rows_per_write=%s load1=%s\n",
-				tg, sig, r, n, s, wall, (s > 0 ? n / s : 0), n / wall, p, (writes > 0 ? sprintf("%.0f", n / writes) : "-"), load }'
+			printf "%-11s %-6s round=%s items=%d cpu_s=%.2f wall_s=%s items_per_cpu_s=%.0f items_per_s=%.0f p99_ms=%s rows_per_write=%s load1=%s%s\n",
+				tg, sig, r, n, s, wall, (s > 0 ? n / s : 0), n / wall, p, (writes > 0 ? sprintf("%.0f", n / writes) : "-"), load,
+				(sink > 0 ? sprintf(" sink_cpu_s=%.2f", sink / tck) : "") }'
 }
 
 results=$work/results
@@ -225,7 +276,11 @@ results=$work/results
 echo "otlp-bench: $(date -u +%FT%TZ) duration=$DURATION workers=$WORKERS rate=$RATE batch=$BATCH server_cpu=$SERVER_CPU client_cpu=$CLIENT_CPU load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq "$ROUNDS"); do
 	for target in $TARGETS; do
-		if [[ $target == olapgate ]]; then start_olapgate; else start_refcol; fi
+		case $target in
+		olapgate) start_olapgate ;;
+		olapgate-ch) start_olapgate_ch ;;
+		*) start_refcol ;;
+		esac
 		for signal in $SIGNALS; do
 			run "$target" "$signal" "$round" | tee -a "$results"
 		done
@@ -238,12 +293,18 @@ for round in $(seq "$ROUNDS"); do
 					grep -o '"rows":\[\[[0-9]*' | grep -o '[0-9]*$')"
 			done
 		fi
+		if [[ $target == olapgate-ch ]]; then
+			# What olapgate acknowledged as stored against what the sink received, whole run.
+			for sig in $SIGNALS; do
+				echo "olapgate-ch $sig: olapgate stored $(metric "http://127.0.0.1:$OG_HTTP/metrics" olapgate_collector_items_total "signal=\"$sig\",outcome=\"stored\""), rows in the sink $(metric "http://127.0.0.1:$CH_METRICS/metrics" chsink_rows_total "table=\"default.otel_$sig\"")"
+			done
+		fi
 		stop_server
 	done
 done
 
-# Ratio per round and signal: olapgate items per CPU-second over the reference's.
+# Ratio per round and signal: each olapgate target's items per CPU-second over the reference's.
 awk '{ for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-	   key = v["round"] " " $2; rate[$1, key] = v["items_per_cpu_s"]; keys[key] = 1 }
-	END { for (k in keys) if ((("olapgate", k) in rate) && (("refcol", k) in rate) && rate["refcol", k] > 0)
-		printf "ratio round/signal %s: olapgate/refcol = %.2f (target >= 0.80)\n", k, rate["olapgate", k] / rate["refcol", k] }' "$results" | sort
+	   key = v["round"] " " $2; rate[$1, key] = v["items_per_cpu_s"]; keys[key] = 1; targets[$1] = 1 }
+	END { for (k in keys) for (t in targets) if (t != "refcol" && ((t, k) in rate) && (("refcol", k) in rate) && rate["refcol", k] > 0)
+		printf "ratio round/signal %s: %s/refcol = %.2f (target >= 0.80)\n", k, t, rate[t, k] / rate["refcol", k] }' "$results" | sort

@@ -139,7 +139,7 @@ func spanBlock(b *store.Batch) (proto.Input, error) {
 			Name       string
 			Attributes json.RawMessage
 		}
-		if err := json.Unmarshal([]byte(c[otelrows.SpanEvents].Strings[i]), &events); err != nil {
+		if err := unmarshalList(c[otelrows.SpanEvents].Strings[i], &events); err != nil {
 			return nil, fmt.Errorf("span %d Events: %w", i, err)
 		}
 		times, names, eattrs := make([]time.Time, len(events)), make([]string, len(events)), make([]kvs, len(events))
@@ -159,7 +159,7 @@ func spanBlock(b *store.Batch) (proto.Input, error) {
 			TraceState string
 			Attributes json.RawMessage
 		}
-		if err := json.Unmarshal([]byte(c[otelrows.SpanLinks].Strings[i]), &links); err != nil {
+		if err := unmarshalList(c[otelrows.SpanLinks].Strings[i], &links); err != nil {
 			return nil, fmt.Errorf("span %d Links: %w", i, err)
 		}
 		tids, sids, states, lattrs := make([]string, len(links)), make([]string, len(links)), make([]string, len(links)), make([]kvs, len(links))
@@ -539,6 +539,15 @@ func (d OTelSchema) metricBlocks(b *store.Batch) ([]OTelBlock, error) {
 	return out, nil
 }
 
+// unmarshalList decodes a JSON array; the empty one, which most spans' events and links are,
+// without encoding/json (whose set-up costs more than the rest of an empty column's row).
+func unmarshalList(text string, v any) error {
+	if text == "[]" {
+		return nil
+	}
+	return json.Unmarshal([]byte(text), v)
+}
+
 func unmarshalOptional(text string, v any) error {
 	if text == "" {
 		return nil
@@ -599,7 +608,20 @@ func (c attrCache) get(text string) (kvs, error) {
 
 // parseAttrs appends the pairs of an otelrows attribute object (JSON, keys in OTLP order) as
 // the exporter's map values: a string as it is, other values as pdata's AsString writes them.
+// The object as otelrows writes it is scanned directly (scanAttrs); anything else takes
+// encoding/json (parseAttrsJSON), which also says what is wrong with it.
 func parseAttrs(dst kvs, text string) (kvs, error) {
+	if text == "" || text == "{}" || text == "null" {
+		return dst, nil
+	}
+	if out, ok := scanAttrs(dst, text); ok {
+		return out, nil
+	}
+	return parseAttrsJSON(dst, text)
+}
+
+// parseAttrsJSON is parseAttrs through encoding/json's tokenizer.
+func parseAttrsJSON(dst kvs, text string) (kvs, error) {
 	if text == "" || text == "{}" || text == "null" {
 		return dst, nil
 	}

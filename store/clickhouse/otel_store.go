@@ -214,16 +214,38 @@ func (t *OTelTables) Close() error { return nil }
 func (t *OTelTables) DeleteBefore(context.Context, string, time.Time) (int64, error) { return 0, nil }
 
 // batchToken is a SHA-256 of a batch: its dataset's name and every column's values and nulls.
+// The bytes are gathered in a buffer and hashed in large writes: a Write per value (and the
+// []byte copy of each string it took) cost as much as the hashing.
 func batchToken(b *store.Batch) string {
 	h := sha256.New()
-	var num [8]byte
+	buf := make([]byte, 0, 64<<10)
+	flush := func() {
+		h.Write(buf)
+		buf = buf[:0]
+	}
 	putInt := func(v uint64) {
-		binary.LittleEndian.PutUint64(num[:], v)
-		h.Write(num[:])
+		if len(buf)+8 > cap(buf) {
+			flush()
+		}
+		buf = binary.LittleEndian.AppendUint64(buf, v)
 	}
 	putStr := func(s string) {
 		putInt(uint64(len(s)))
-		h.Write([]byte(s))
+		if len(buf)+len(s) > cap(buf) {
+			flush()
+			if len(s) > cap(buf) {
+				h.Write([]byte(s))
+				return
+			}
+		}
+		buf = append(buf, s...)
+	}
+	putBool := func(v bool) {
+		if v {
+			putInt(1)
+		} else {
+			putInt(0)
+		}
 	}
 	putStr(b.Dataset.Name)
 	putInt(uint64(b.N))
@@ -240,23 +262,16 @@ func batchToken(b *store.Batch) string {
 			putInt(math.Float64bits(v))
 		}
 		for _, v := range c.Bools {
-			if v {
-				putInt(1)
-			} else {
-				putInt(0)
-			}
+			putBool(v)
 		}
 		for _, v := range c.Times {
 			putInt(uint64(v))
 		}
 		putInt(uint64(len(c.Null)))
 		for _, v := range c.Null {
-			if v {
-				putInt(1)
-			} else {
-				putInt(0)
-			}
+			putBool(v)
 		}
 	}
+	flush()
 	return "olapgate-otel-sha256-" + hex.EncodeToString(h.Sum(nil))
 }
