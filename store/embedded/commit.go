@@ -637,10 +637,13 @@ func (w *commitWork) markSkip(req, row int) {
 // appendRows appends the rows not skipped to the dataset table, in table column order.
 //
 // Filling the Appender (AppendRow: a SetValue and a driver.Value per value, in Go) is the
-// largest CPU cost of a commit, and it touches no connection state: go-duckdb keeps the filled
-// chunks in the Appender and hands them to DuckDB only in Close. So a large commit fills two
+// largest CPU cost of a commit, and it touches no connection state: duckdb-go hands each full
+// 2,048-row chunk to the Appender's own buffer in DuckDB (duckdb_append_data_chunk copies it
+// there), and the buffer reaches the table, through the connection, only at Close, or by
+// itself once it holds appenderFlushRows rows. So a commit of up to twice that fills two
 // Appenders on two goroutines, one per contiguous half of the rows, and closes them in order,
-// which keeps the rows in batch order (TestAppendRowsSplit). The committer otherwise leaves the
+// which keeps the rows in batch order (TestAppendRowsSplit); a larger one fills one Appender,
+// so that no two flushes run on the connection at once. The committer otherwise leaves the
 // second core idle while it fills: on this 2-core machine BenchmarkWrite/sample went from 54-55
 // to 47-52 ms per 10k-row commit, and BenchmarkWriteVsBaseline from 0.64-0.71 to 0.70-0.85.
 func (w *commitWork) appendRows(c *committerConn) (n int64, err error) {
@@ -649,7 +652,7 @@ func (w *commitWork) appendRows(c *committerConn) (n int64, err error) {
 		total += b.N
 	}
 	nparts := 1
-	if total >= parallelAppendRows && runtime.GOMAXPROCS(0) >= 2 {
+	if total >= parallelAppendRows && total <= 2*appenderFlushRows && runtime.GOMAXPROCS(0) >= 2 {
 		nparts = 2
 	}
 	parts := make([]appendPart, nparts)
@@ -690,6 +693,10 @@ func (w *commitWork) appendRows(c *committerConn) (n int64, err error) {
 
 // parallelAppendRows is the smallest commit whose rows appendRows fills on two goroutines.
 const parallelAppendRows = 4096
+
+// appenderFlushRows is when a DuckDB Appender writes its buffered rows to the table by itself
+// (BaseAppender's flush count: 100 chunks of 2,048 rows).
+const appenderFlushRows = 100 * 2048
 
 // appendPart is one Appender of appendRows and what filling it came to.
 type appendPart struct {

@@ -204,3 +204,17 @@ func TestOpenInUse(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckpointThreshold checks that DuckDB took checkpointThreshold from the connection
+// string: DuckDB 2.0 ignores some settings given there without an error
+// (disabled_compression_methods, for one).
+func TestCheckpointThreshold(t *testing.T) {
+	s := openStore(t, Config{Dir: t.TempDir()})
+	var v string
+	if err := s.db.QueryRowContext(context.Background(), "SELECT current_setting('checkpoint_threshold')").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	if v != "256.0 MiB" {
+		t.Fatalf("checkpoint_threshold = %q, want 256.0 MiB", v)
+	}
+}
