@@ -109,12 +109,24 @@ func BenchmarkOTelBlocks(b *testing.B) {
 	batch := store.NewBatch(otelrows.TracesDataset(), 512)
 	otelrows.AppendTraces(batch, telemetrygenTraces(), otelrows.Options{})
 	s := OTelSchema{}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := s.OTelBlocks(batch); err != nil {
-			b.Fatal(err)
+	b.Run("fresh", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.OTelBlocks(batch); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
+	})
+	// As OTelTables.insert does: the columns of the previous insert, reset and refilled.
+	b.Run("reused", func(b *testing.B) {
+		cols := &blockCols{}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.otelBlocks(batch, cols); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 func BenchmarkParseAttrs(b *testing.B) {

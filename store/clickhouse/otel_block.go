@@ -73,18 +73,37 @@ func appendMapRow(arr *proto.ColArr[map[string]string], rows []kvs) {
 // view fills that table from otel_traces on the server. Promoted attribute columns are not
 // written (the exporter's tables have none; the attribute maps hold the values).
 func (s OTelSchema) OTelBlocks(b *store.Batch) ([]OTelBlock, error) {
+	return s.otelBlocks(b, &blockCols{})
+}
+
+// blockCols are the span and log columns of one insert at a time, made on first use and
+// reused by the next otelBlocks given the same blockCols (the blocks of the earlier call are
+// then overwritten). Metric blocks are built anew each time: their tables vary per batch.
+type blockCols struct {
+	spans *spanCols
+	logs  *logCols
+	token []byte // batchToken's buffer
+}
+
+func (s OTelSchema) otelBlocks(b *store.Batch, cols *blockCols) ([]OTelBlock, error) {
 	d := s.withDefaults("default")
 	if b == nil || b.Dataset == nil {
 		return nil, fmt.Errorf("otel block: batch without a dataset")
 	}
 	switch b.Dataset.Name {
 	case otelrows.TracesTable:
-		in, err := spanBlock(b)
+		if cols.spans == nil {
+			cols.spans = newSpanCols()
+		}
+		in, err := cols.spans.fill(b)
 		return []OTelBlock{{Table: d.TracesTable, Input: in}}, err
 	case otelrows.TraceIDTsTable:
 		return nil, nil
 	case otelrows.LogsTable:
-		in, err := logBlock(b)
+		if cols.logs == nil {
+			cols.logs = newLogCols()
+		}
+		in, err := cols.logs.fill(b)
 		return []OTelBlock{{Table: d.LogsTable, Input: in}}, err
 	case otelrows.MetricsTable:
 		return d.metricBlocks(b)
@@ -92,53 +111,110 @@ func (s OTelSchema) OTelBlocks(b *store.Batch) ([]OTelBlock, error) {
 	return nil, fmt.Errorf("otel block: %s is not one of the collector's tables", b.Dataset.Name)
 }
 
-func spanBlock(b *store.Batch) (proto.Input, error) {
+// spanCols are otel_traces' columns. OTelTables keeps them between inserts (blockCols): reset
+// and refilled, their buffers are reused instead of grown from empty for every block, which
+// under telemetrygen's load cost a tenth of olapgate's CPU in growslice and the GC work it made.
+type spanCols struct {
+	ts                                     *proto.ColDateTime64
+	traceID, spanID, parentID, traceState  *proto.ColStr
+	name, kind, service, statusCode        *proto.ColLowCardinality[string]
+	resAttrs, spanAttrs                    *proto.ColMap[string, string]
+	scopeName, scopeVersion, statusMessage *proto.ColStr
+	duration                               *proto.ColUInt64
+	evTime                                 *proto.ColArr[time.Time]
+	evName                                 *proto.ColArr[string]
+	evAttrs                                *proto.ColArr[map[string]string]
+	lnTrace, lnSpan, lnState               *proto.ColArr[string]
+	lnAttrs                                *proto.ColArr[map[string]string]
+	in                                     proto.Input
+}
+
+func newSpanCols() *spanCols {
+	s := &spanCols{
+		ts:      newTime9(),
+		traceID: new(proto.ColStr), spanID: new(proto.ColStr), parentID: new(proto.ColStr), traceState: new(proto.ColStr),
+		name: newLowString(), kind: newLowString(), service: newLowString(), statusCode: newLowString(),
+		resAttrs: newAttrMap(), spanAttrs: newAttrMap(),
+		scopeName: new(proto.ColStr), scopeVersion: new(proto.ColStr), statusMessage: new(proto.ColStr),
+		duration: new(proto.ColUInt64),
+		evTime:   proto.NewArray[time.Time](newTime9()),
+		evName:   proto.NewArray[string](newLowString()),
+		evAttrs:  proto.NewArray[map[string]string](newAttrMap()),
+		lnTrace:  proto.NewArray[string](new(proto.ColStr)), lnSpan: proto.NewArray[string](new(proto.ColStr)), lnState: proto.NewArray[string](new(proto.ColStr)),
+		lnAttrs: proto.NewArray[map[string]string](newAttrMap()),
+	}
+	s.in = proto.Input{
+		{Name: "Timestamp", Data: s.ts},
+		{Name: "TraceId", Data: s.traceID},
+		{Name: "SpanId", Data: s.spanID},
+		{Name: "ParentSpanId", Data: s.parentID},
+		{Name: "TraceState", Data: s.traceState},
+		{Name: "SpanName", Data: s.name},
+		{Name: "SpanKind", Data: s.kind},
+		{Name: "ServiceName", Data: s.service},
+		{Name: "ResourceAttributes", Data: s.resAttrs},
+		{Name: "ScopeName", Data: s.scopeName},
+		{Name: "ScopeVersion", Data: s.scopeVersion},
+		{Name: "SpanAttributes", Data: s.spanAttrs},
+		{Name: "Duration", Data: s.duration},
+		{Name: "StatusCode", Data: s.statusCode},
+		{Name: "StatusMessage", Data: s.statusMessage},
+		{Name: "Events.Timestamp", Data: s.evTime},
+		{Name: "Events.Name", Data: s.evName},
+		{Name: "Events.Attributes", Data: s.evAttrs},
+		{Name: "Links.TraceId", Data: s.lnTrace},
+		{Name: "Links.SpanId", Data: s.lnSpan},
+		{Name: "Links.TraceState", Data: s.lnState},
+		{Name: "Links.Attributes", Data: s.lnAttrs},
+	}
+	return s
+}
+
+// fill resets the columns and lays out the batch's spans in them; the Input it returns is the
+// columns' own, valid until the next fill.
+func (s *spanCols) fill(b *store.Batch) (proto.Input, error) {
+	s.in.Reset()
 	c := b.Cols
-	var (
-		ts                                     = newTime9()
-		traceID, spanID, parentID, traceState  = new(proto.ColStr), new(proto.ColStr), new(proto.ColStr), new(proto.ColStr)
-		name, kind, service, statusCode        = newLowString(), newLowString(), newLowString(), newLowString()
-		resAttrs, spanAttrs                    = newAttrMap(), newAttrMap()
-		scopeName, scopeVersion, statusMessage = new(proto.ColStr), new(proto.ColStr), new(proto.ColStr)
-		duration                               = new(proto.ColUInt64)
-		evTime                                 = proto.NewArray[time.Time](newTime9())
-		evName                                 = proto.NewArray[string](newLowString())
-		evAttrs                                = proto.NewArray[map[string]string](newAttrMap())
-		lnTrace, lnSpan, lnState               = proto.NewArray[string](new(proto.ColStr)), proto.NewArray[string](new(proto.ColStr)), proto.NewArray[string](new(proto.ColStr))
-		lnAttrs                                = proto.NewArray[map[string]string](newAttrMap())
-		scratch                                kvs
-	)
+	var scratch kvs
 	durIdx := len(c) - 1
 	cache := attrCache{}
+	// Declared once: unmarshalList takes their address, which moves them to the heap.
+	var events []struct {
+		Timestamp  time.Time
+		Name       string
+		Attributes json.RawMessage
+	}
+	var links []struct {
+		TraceID    string `json:"TraceId"`
+		SpanID     string `json:"SpanId"`
+		TraceState string
+		Attributes json.RawMessage
+	}
 	for i := 0; i < b.N; i++ {
-		ts.AppendRaw(nanos(c[otelrows.SpanTimestamp].Times[i]))
-		traceID.Append(c[otelrows.SpanTraceID].Strings[i])
-		spanID.Append(c[otelrows.SpanSpanID].Strings[i])
-		parentID.Append(c[otelrows.SpanParentSpanID].Strings[i])
-		traceState.Append(c[otelrows.SpanTraceState].Strings[i])
-		name.Append(c[otelrows.SpanName].Strings[i])
-		kind.Append(c[otelrows.SpanKind].Strings[i])
-		service.Append(c[otelrows.SpanServiceName].Strings[i])
+		s.ts.AppendRaw(nanos(c[otelrows.SpanTimestamp].Times[i]))
+		s.traceID.Append(c[otelrows.SpanTraceID].Strings[i])
+		s.spanID.Append(c[otelrows.SpanSpanID].Strings[i])
+		s.parentID.Append(c[otelrows.SpanParentSpanID].Strings[i])
+		s.traceState.Append(c[otelrows.SpanTraceState].Strings[i])
+		s.name.Append(c[otelrows.SpanName].Strings[i])
+		s.kind.Append(c[otelrows.SpanKind].Strings[i])
+		s.service.Append(c[otelrows.SpanServiceName].Strings[i])
 		attrs, err := cache.get(c[otelrows.SpanResourceAttributes].Strings[i])
 		if err != nil {
 			return nil, fmt.Errorf("span %d ResourceAttributes: %w", i, err)
 		}
-		resAttrs.AppendKV(attrs)
-		scopeName.Append(c[otelrows.SpanScopeName].Strings[i])
-		scopeVersion.Append(c[otelrows.SpanScopeVersion].Strings[i])
+		s.resAttrs.AppendKV(attrs)
+		s.scopeName.Append(c[otelrows.SpanScopeName].Strings[i])
+		s.scopeVersion.Append(c[otelrows.SpanScopeVersion].Strings[i])
 		if scratch, err = parseAttrs(scratch[:0], c[otelrows.SpanAttributes].Strings[i]); err != nil {
 			return nil, fmt.Errorf("span %d SpanAttributes: %w", i, err)
 		}
-		spanAttrs.AppendKV(scratch)
-		duration.Append(uint64(max(c[durIdx].Ints[i], 0)))
-		statusCode.Append(c[otelrows.SpanStatusCode].Strings[i])
-		statusMessage.Append(c[otelrows.SpanStatusMessage].Strings[i])
+		s.spanAttrs.AppendKV(scratch)
+		s.duration.Append(uint64(max(c[durIdx].Ints[i], 0)))
+		s.statusCode.Append(c[otelrows.SpanStatusCode].Strings[i])
+		s.statusMessage.Append(c[otelrows.SpanStatusMessage].Strings[i])
 
-		var events []struct {
-			Timestamp  time.Time
-			Name       string
-			Attributes json.RawMessage
-		}
+		events = nil
 		if err := unmarshalList(c[otelrows.SpanEvents].Strings[i], &events); err != nil {
 			return nil, fmt.Errorf("span %d Events: %w", i, err)
 		}
@@ -149,16 +225,11 @@ func spanBlock(b *store.Batch) (proto.Input, error) {
 				return nil, fmt.Errorf("span %d event %d attributes: %w", i, j, err)
 			}
 		}
-		evTime.Append(times)
-		evName.Append(names)
-		appendMapRow(evAttrs, eattrs)
+		s.evTime.Append(times)
+		s.evName.Append(names)
+		appendMapRow(s.evAttrs, eattrs)
 
-		var links []struct {
-			TraceID    string `json:"TraceId"`
-			SpanID     string `json:"SpanId"`
-			TraceState string
-			Attributes json.RawMessage
-		}
+		links = nil
 		if err := unmarshalList(c[otelrows.SpanLinks].Strings[i], &links); err != nil {
 			return nil, fmt.Errorf("span %d Links: %w", i, err)
 		}
@@ -169,93 +240,89 @@ func spanBlock(b *store.Batch) (proto.Input, error) {
 				return nil, fmt.Errorf("span %d link %d attributes: %w", i, j, err)
 			}
 		}
-		lnTrace.Append(tids)
-		lnSpan.Append(sids)
-		lnState.Append(states)
-		appendMapRow(lnAttrs, lattrs)
+		s.lnTrace.Append(tids)
+		s.lnSpan.Append(sids)
+		s.lnState.Append(states)
+		appendMapRow(s.lnAttrs, lattrs)
 	}
-	return proto.Input{
-		{Name: "Timestamp", Data: ts},
-		{Name: "TraceId", Data: traceID},
-		{Name: "SpanId", Data: spanID},
-		{Name: "ParentSpanId", Data: parentID},
-		{Name: "TraceState", Data: traceState},
-		{Name: "SpanName", Data: name},
-		{Name: "SpanKind", Data: kind},
-		{Name: "ServiceName", Data: service},
-		{Name: "ResourceAttributes", Data: resAttrs},
-		{Name: "ScopeName", Data: scopeName},
-		{Name: "ScopeVersion", Data: scopeVersion},
-		{Name: "SpanAttributes", Data: spanAttrs},
-		{Name: "Duration", Data: duration},
-		{Name: "StatusCode", Data: statusCode},
-		{Name: "StatusMessage", Data: statusMessage},
-		{Name: "Events.Timestamp", Data: evTime},
-		{Name: "Events.Name", Data: evName},
-		{Name: "Events.Attributes", Data: evAttrs},
-		{Name: "Links.TraceId", Data: lnTrace},
-		{Name: "Links.SpanId", Data: lnSpan},
-		{Name: "Links.TraceState", Data: lnState},
-		{Name: "Links.Attributes", Data: lnAttrs},
-	}, nil
+	return s.in, nil
 }
 
-// logBlock: every column but TimestampTime, which the table computes (DEFAULT).
-func logBlock(b *store.Batch) (proto.Input, error) {
+// logCols are otel_logs' columns, every one but TimestampTime, which the table computes
+// (DEFAULT); kept between inserts as spanCols are.
+type logCols struct {
+	ts                                                     *proto.ColDateTime64
+	traceID, spanID, body, scopeName, eventName            *proto.ColStr
+	flags, sevNum                                          *proto.ColUInt8
+	sevText, service, resSchema, scopeSchema, scopeVersion *proto.ColLowCardinality[string]
+	resAttrs, scopeAttrs, logAttrs                         *proto.ColMap[string, string]
+	in                                                     proto.Input
+}
+
+func newLogCols() *logCols {
+	l := &logCols{
+		ts:      newTime9(),
+		traceID: new(proto.ColStr), spanID: new(proto.ColStr), body: new(proto.ColStr), scopeName: new(proto.ColStr), eventName: new(proto.ColStr),
+		flags: new(proto.ColUInt8), sevNum: new(proto.ColUInt8),
+		sevText: newLowString(), service: newLowString(), resSchema: newLowString(), scopeSchema: newLowString(), scopeVersion: newLowString(),
+		resAttrs: newAttrMap(), scopeAttrs: newAttrMap(), logAttrs: newAttrMap(),
+	}
+	l.in = proto.Input{
+		{Name: "Timestamp", Data: l.ts},
+		{Name: "TraceId", Data: l.traceID},
+		{Name: "SpanId", Data: l.spanID},
+		{Name: "TraceFlags", Data: l.flags},
+		{Name: "SeverityText", Data: l.sevText},
+		{Name: "SeverityNumber", Data: l.sevNum},
+		{Name: "ServiceName", Data: l.service},
+		{Name: "Body", Data: l.body},
+		{Name: "ResourceSchemaUrl", Data: l.resSchema},
+		{Name: "ResourceAttributes", Data: l.resAttrs},
+		{Name: "ScopeSchemaUrl", Data: l.scopeSchema},
+		{Name: "ScopeName", Data: l.scopeName},
+		{Name: "ScopeVersion", Data: l.scopeVersion},
+		{Name: "ScopeAttributes", Data: l.scopeAttrs},
+		{Name: "LogAttributes", Data: l.logAttrs},
+		{Name: "EventName", Data: l.eventName},
+	}
+	return l
+}
+
+// fill resets the columns and lays out the batch's log records in them, as spanCols.fill.
+func (l *logCols) fill(b *store.Batch) (proto.Input, error) {
+	l.in.Reset()
 	c := b.Cols
-	ts := newTime9()
-	traceID, spanID, body, scopeName, eventName := new(proto.ColStr), new(proto.ColStr), new(proto.ColStr), new(proto.ColStr), new(proto.ColStr)
-	flags, sevNum := new(proto.ColUInt8), new(proto.ColUInt8)
-	sevText, service, resSchema, scopeSchema, scopeVersion := newLowString(), newLowString(), newLowString(), newLowString(), newLowString()
-	resAttrs, scopeAttrs, logAttrs := newAttrMap(), newAttrMap(), newAttrMap()
 	cache := attrCache{}
 	var scratch kvs
 	for i := 0; i < b.N; i++ {
-		ts.AppendRaw(nanos(c[otelrows.LogTimestamp].Times[i]))
-		traceID.Append(c[otelrows.LogTraceID].Strings[i])
-		spanID.Append(c[otelrows.LogSpanID].Strings[i])
-		flags.Append(uint8(c[otelrows.LogTraceFlags].Ints[i]))
-		sevText.Append(c[otelrows.LogSeverityText].Strings[i])
-		sevNum.Append(uint8(c[otelrows.LogSeverityNumber].Ints[i]))
-		service.Append(c[otelrows.LogServiceName].Strings[i])
-		body.Append(c[otelrows.LogBody].Strings[i])
-		resSchema.Append(c[otelrows.LogResourceSchemaURL].Strings[i])
+		l.ts.AppendRaw(nanos(c[otelrows.LogTimestamp].Times[i]))
+		l.traceID.Append(c[otelrows.LogTraceID].Strings[i])
+		l.spanID.Append(c[otelrows.LogSpanID].Strings[i])
+		l.flags.Append(uint8(c[otelrows.LogTraceFlags].Ints[i]))
+		l.sevText.Append(c[otelrows.LogSeverityText].Strings[i])
+		l.sevNum.Append(uint8(c[otelrows.LogSeverityNumber].Ints[i]))
+		l.service.Append(c[otelrows.LogServiceName].Strings[i])
+		l.body.Append(c[otelrows.LogBody].Strings[i])
+		l.resSchema.Append(c[otelrows.LogResourceSchemaURL].Strings[i])
 		attrs, err := cache.get(c[otelrows.LogResourceAttributes].Strings[i])
 		if err != nil {
 			return nil, fmt.Errorf("log record %d ResourceAttributes: %w", i, err)
 		}
-		resAttrs.AppendKV(attrs)
-		scopeSchema.Append(c[otelrows.LogScopeSchemaURL].Strings[i])
-		scopeName.Append(c[otelrows.LogScopeName].Strings[i])
-		scopeVersion.Append(c[otelrows.LogScopeVersion].Strings[i])
+		l.resAttrs.AppendKV(attrs)
+		l.scopeSchema.Append(c[otelrows.LogScopeSchemaURL].Strings[i])
+		l.scopeName.Append(c[otelrows.LogScopeName].Strings[i])
+		l.scopeVersion.Append(c[otelrows.LogScopeVersion].Strings[i])
 		if attrs, err = cache.get(c[otelrows.LogScopeAttributes].Strings[i]); err != nil {
 			return nil, fmt.Errorf("log record %d ScopeAttributes: %w", i, err)
 		}
-		scopeAttrs.AppendKV(attrs)
+		l.scopeAttrs.AppendKV(attrs)
 		if scratch, err = parseAttrs(scratch[:0], c[otelrows.LogAttributes].Strings[i]); err != nil {
 			return nil, fmt.Errorf("log record %d LogAttributes: %w", i, err)
 		}
-		logAttrs.AppendKV(scratch)
-		eventName.Append(c[otelrows.LogEventName].Strings[i])
+		l.logAttrs.AppendKV(scratch)
+		l.eventName.Append(c[otelrows.LogEventName].Strings[i])
 	}
-	return proto.Input{
-		{Name: "Timestamp", Data: ts},
-		{Name: "TraceId", Data: traceID},
-		{Name: "SpanId", Data: spanID},
-		{Name: "TraceFlags", Data: flags},
-		{Name: "SeverityText", Data: sevText},
-		{Name: "SeverityNumber", Data: sevNum},
-		{Name: "ServiceName", Data: service},
-		{Name: "Body", Data: body},
-		{Name: "ResourceSchemaUrl", Data: resSchema},
-		{Name: "ResourceAttributes", Data: resAttrs},
-		{Name: "ScopeSchemaUrl", Data: scopeSchema},
-		{Name: "ScopeName", Data: scopeName},
-		{Name: "ScopeVersion", Data: scopeVersion},
-		{Name: "ScopeAttributes", Data: scopeAttrs},
-		{Name: "LogAttributes", Data: logAttrs},
-		{Name: "EventName", Data: eventName},
-	}, nil
+	return l.in, nil
 }
 
 // metricCommon are the columns every metric table starts with.

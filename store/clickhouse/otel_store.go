@@ -31,7 +31,15 @@ type OTelTables struct {
 
 	mu      sync.Mutex
 	created bool
+
+	// free holds column sets between inserts (blockCols): one per concurrent writer is enough
+	// (the collector has one per table); a set that held a large batch is dropped instead.
+	free chan *blockCols
 }
+
+// keepColsBytes bounds the batch text (as hashed for its token) whose columns are kept for
+// reuse: a rare huge batch should not pin its buffers for the life of the process.
+const keepColsBytes = 16 << 20
 
 var _ store.Store = (*OTelTables)(nil)
 
@@ -40,7 +48,7 @@ func (s *Store) OTelTables(schema OTelSchema) (*OTelTables, error) {
 	if err := schema.Validate(); err != nil {
 		return nil, err
 	}
-	return &OTelTables{s: s, schema: schema.withDefaults(s.cfg.Database)}, nil
+	return &OTelTables{s: s, schema: schema.withDefaults(s.cfg.Database), free: make(chan *blockCols, 4)}, nil
 }
 
 // Schema is the schema with its defaults filled in.
@@ -124,11 +132,17 @@ func (t *OTelTables) Write(ctx context.Context, b *store.Batch) (store.WriteResu
 
 func (t *OTelTables) insert(ctx context.Context, b *store.Batch) error {
 	const what = "write otel rows to clickhouse"
-	blocks, err := t.schema.OTelBlocks(b)
+	var cols *blockCols
+	select {
+	case cols = <-t.free:
+	default:
+		cols = &blockCols{}
+	}
+	blocks, err := t.schema.otelBlocks(b, cols)
 	if err != nil {
 		return &Error{grpc: codes.InvalidArgument, msg: what + ": " + err.Error(), err: err}
 	}
-	token := batchToken(b)
+	token, hashed := batchTokenBuf(b, &cols.token)
 	for _, blk := range blocks {
 		if blk.Rows() == 0 {
 			continue
@@ -144,6 +158,13 @@ func (t *OTelTables) insert(ctx context.Context, b *store.Batch) error {
 		})
 		if err != nil {
 			return mapError(ctx, fmt.Sprintf("%s: insert %d rows into %s", what, blk.Rows(), blk.Table), err)
+		}
+	}
+	// Do has returned: ch-go no longer reads the columns.
+	if hashed <= keepColsBytes {
+		select {
+		case t.free <- cols:
+		default:
 		}
 	}
 	return nil
@@ -217,10 +238,23 @@ func (t *OTelTables) DeleteBefore(context.Context, string, time.Time) (int64, er
 // The bytes are gathered in a buffer and hashed in large writes: a Write per value (and the
 // []byte copy of each string it took) cost as much as the hashing.
 func batchToken(b *store.Batch) string {
+	var buf []byte
+	token, _ := batchTokenBuf(b, &buf)
+	return token
+}
+
+// batchTokenBuf is batchToken gathering in *buf (made 64 KiB when smaller, and kept for the
+// next call); it also returns how many bytes it hashed.
+func batchTokenBuf(b *store.Batch, bufp *[]byte) (string, int64) {
 	h := sha256.New()
-	buf := make([]byte, 0, 64<<10)
+	if cap(*bufp) < 64<<10 {
+		*bufp = make([]byte, 0, 64<<10)
+	}
+	buf := (*bufp)[:0]
+	var hashed int64
 	flush := func() {
 		h.Write(buf)
+		hashed += int64(len(buf))
 		buf = buf[:0]
 	}
 	putInt := func(v uint64) {
@@ -235,6 +269,7 @@ func batchToken(b *store.Batch) string {
 			flush()
 			if len(s) > cap(buf) {
 				h.Write([]byte(s))
+				hashed += int64(len(s))
 				return
 			}
 		}
@@ -273,5 +308,5 @@ func batchToken(b *store.Batch) string {
 		}
 	}
 	flush()
-	return "olapgate-otel-sha256-" + hex.EncodeToString(h.Sum(nil))
+	return "olapgate-otel-sha256-" + hex.EncodeToString(h.Sum(nil)), hashed
 }
