@@ -179,6 +179,23 @@ func (c *catalog) insertColumns(st *insert) (*table, []column, error) {
 	return t, cols, nil
 }
 
+// describe resolves DESCRIBE TABLE: every column of the table, in the DDL's order (Nested
+// ones expanded, as with flatten_nested). A view's columns are not known to the sink.
+func (c *catalog) describe(st *describe) ([]column, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.dbs[st.db][st.name]
+	switch {
+	case !ok && c.dbs[st.db] == nil:
+		return nil, &Error{Code: proto.ErrUnknownDatabase, Message: "Database " + st.db + " does not exist"}
+	case !ok:
+		return nil, &Error{Code: proto.ErrUnknownTable, Message: "Table " + key(st.db, st.name) + " does not exist"}
+	case t == nil:
+		return nil, notImplemented("DESCRIBE of the view %s", key(st.db, st.name))
+	}
+	return append([]column(nil), t.cols...), nil
+}
+
 func indexOf(cols []column, name string) int {
 	for i, c := range cols {
 		if c.name == name {

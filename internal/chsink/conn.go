@@ -142,7 +142,7 @@ func (c *conn) handshake() error {
 // (unknown table, statement not implemented) is answered with an exception and is not
 // returned; a returned error ends the connection.
 func (c *conn) query() error {
-	q := readQuery(&c.d, c.ver)
+	q := readQuery(&c.d, c.ver, c.s.cfg.OnQuery != nil)
 	if err := c.d.err; err != nil {
 		return fatal{&Error{Code: exceptionCode(err, proto.ErrUnexpectedPacketFromClient), Message: "chsink: decode query: " + err.Error()}}
 	}
@@ -168,15 +168,54 @@ func (c *conn) query() error {
 			break
 		}
 	}
+	if f := c.s.cfg.OnQuery; f != nil {
+		f(Query{Body: q.body, Settings: q.settings, Compressed: compressed})
+	}
 	st, err := parseStatement(q.body, c.db)
 	if err != nil {
 		return c.exception(err)
 	}
-	if ins, ok := st.(*insert); ok {
-		return c.insert(ins, compressed)
+	switch st := st.(type) {
+	case *insert:
+		return c.insert(st, compressed)
+	case *describe:
+		return c.describe(st, compressed)
 	}
 	if err := c.s.cat.apply(st); err != nil {
 		return c.exception(err)
+	}
+	proto.ServerCodeEndOfStream.Encode(&c.buf)
+	return c.flush()
+}
+
+// describeColumns are DESCRIBE TABLE's result columns, all String, as ClickHouse names them.
+var describeColumns = []string{"name", "type", "default_type", "default_expression", "comment", "codec_expression", "ttl_expression"}
+
+// describe answers DESCRIBE TABLE as ClickHouse does over the native protocol: the result's
+// header block, one block with a row per column, EndOfStream.
+func (c *conn) describe(st *describe, compressed bool) error {
+	cols, err := c.s.cat.describe(st)
+	if err != nil {
+		return c.exception(err)
+	}
+	header := make([]proto.InputColumn, len(describeColumns))
+	result := make([]proto.InputColumn, len(describeColumns))
+	data := make([]*proto.ColStr, len(describeColumns))
+	for i, name := range describeColumns {
+		data[i] = new(proto.ColStr)
+		header[i] = proto.InputColumn{Name: name, Data: headerColumn(proto.ColumnTypeString)}
+		result[i] = proto.InputColumn{Name: name, Data: data[i]}
+	}
+	for _, col := range cols {
+		for i, v := range []string{col.name, string(col.typ), col.kind, col.expr, col.note, col.codec, col.ttl} {
+			data[i].Append(v)
+		}
+	}
+	if err := c.writeData(header, compressed); err != nil {
+		return err
+	}
+	if err := c.writeData(result, compressed); err != nil {
+		return err
 	}
 	proto.ServerCodeEndOfStream.Encode(&c.buf)
 	return c.flush()

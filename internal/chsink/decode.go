@@ -100,20 +100,35 @@ func readHello(d *dec) hello {
 type query struct {
 	body       string
 	compressed bool
+	settings   []Setting
 }
 
-// readQuery reads a Query packet after its code, at revision v (≥ minRevision).
-func readQuery(d *dec, v int) query {
+// maxSettings bounds the settings readQuery keeps: ClickHouse has about a thousand.
+const maxSettings = 10_000
+
+// readQuery reads a Query packet after its code, at revision v (≥ minRevision), keeping its
+// settings when keep is set.
+func readQuery(d *dec, v int, keep bool) query {
+	var q query
 	d.str("query id")
 	if proto.FeatureClientWriteInfo.In(v) {
 		readClientInfo(d, v)
 	}
 	for d.err == nil {
-		if d.str("setting") == "" {
+		name := d.str("setting")
+		if name == "" {
 			break
 		}
-		d.uvarint("setting flags")
-		d.str("setting value")
+		flags := d.uvarint("setting flags")
+		value := d.str("setting value")
+		if !keep || d.err != nil {
+			continue
+		}
+		if len(q.settings) == maxSettings {
+			d.fail("settings", fmt.Errorf("more than %d settings", maxSettings))
+			break
+		}
+		q.settings = append(q.settings, Setting{Key: name, Value: value, Important: flags&1 != 0})
 	}
 	if proto.FeatureInterServerSecret.In(v) {
 		d.str("inter-server secret")
@@ -121,7 +136,6 @@ func readQuery(d *dec, v int) query {
 	if stage := d.uvarint("stage"); d.err == nil && !proto.Stage(stage).IsAStage() {
 		d.fail("stage", fmt.Errorf("unknown stage %d", stage))
 	}
-	var q query
 	switch c := d.uvarint("compression"); {
 	case d.err != nil:
 	case c == uint64(proto.CompressionEnabled):

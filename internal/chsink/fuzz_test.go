@@ -59,6 +59,8 @@ func FuzzParseStatement(f *testing.F) {
 	f.Add(eventsDDL)
 	f.Add("INSERT INTO `default`.`otel_traces` (`Timestamp`, `Events.Name`) VALUES")
 	f.Add("insert into table a.\"b\" settings x = 'y' format Native")
+	f.Add("DESC TABLE \"default\".\"otel_logs\" SETTINGS a = 1 FORMAT Native")
+	f.Add("CREATE TABLE t (a DateTime DEFAULT now() COMMENT 'x' CODEC(Delta(8), ZSTD(1)) TTL a + 1, n Nested (b UInt8) CODEC(LZ4)) ENGINE = Memory")
 	f.Fuzz(func(t *testing.T, sql string) {
 		st, err := parseStatement(sql, "default")
 		if err == nil {

@@ -3,10 +3,14 @@ package chsink
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/ch-go"
 	"github.com/ClickHouse/ch-go/proto"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -190,5 +194,64 @@ func TestOTelTables(t *testing.T) {
 	}
 	if len(traceIDs) != resources*perResource {
 		t.Errorf("%d distinct trace ids, want %d", len(traceIDs), resources*perResource)
+	}
+}
+
+// TestClickHouseExporterSchema: the statements of the OpenTelemetry Collector's ClickHouse
+// exporter (testdata/clickhouseexporter: its DDL for traces, logs and metrics, DESCRIBE of the
+// logs table, its INSERTs as clickhouse-go sends them) are all answered: the tables are
+// created, DESCRIBE lists the logs table's EventName (so the exporter inserts it), and each
+// INSERT gets a header of the columns it names.
+func TestClickHouseExporterSchema(t *testing.T) {
+	text, err := os.ReadFile(filepath.Join("testdata", "clickhouseexporter", "v0.141.0.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, addr := start(t, Config{}, false)
+	c := dial(t, addr, ch.Options{Compression: ch.CompressionLZ4})
+	inserts := 0
+	for _, stmt := range strings.Split(string(text), "\n;;\n") {
+		if !strings.HasPrefix(stmt, "INSERT") {
+			if err := c.Do(ctx(t), ch.Query{Body: stmt}); err != nil {
+				t.Fatalf("%.60s: %v", stmt, err)
+			}
+			continue
+		}
+		inserts++
+		named := strings.Count(stmt[strings.Index(stmt, "("):], ",") + 1
+		header := rawInsertHeader(t, addr, stmt)
+		if got := len(strings.Split(header, "; ")); got != named {
+			t.Errorf("%.50s: header of %d columns for %d named: %s", stmt, got, named, header)
+		}
+	}
+	if inserts != 7 {
+		t.Errorf("%d INSERTs in the testdata, want 7", inserts)
+	}
+	var name proto.ColStr
+	var names []string
+	result := proto.Results{{Name: "name", Data: &name}}
+	for _, col := range describeColumns[1:] {
+		result = append(result, proto.ResultColumn{Name: col, Data: new(proto.ColStr)})
+	}
+	err = c.Do(ctx(t), ch.Query{Body: `DESC TABLE "default"."otel_logs"`, Result: result, OnResult: func(context.Context, proto.Block) error {
+		for i := 0; i < name.Rows(); i++ {
+			names = append(names, name.Row(i))
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 17 || names[0] != "Timestamp" || names[16] != "EventName" {
+		t.Errorf("DESC otel_logs: %q", names)
+	}
+	var tables []string
+	for _, st := range s.Stats() {
+		tables = append(tables, st.Table)
+	}
+	want := "default.otel_logs default.otel_metrics_exponential_histogram default.otel_metrics_gauge default.otel_metrics_histogram " +
+		"default.otel_metrics_sum default.otel_metrics_summary default.otel_traces default.otel_traces_trace_id_ts"
+	if strings.Join(tables, " ") != want {
+		t.Errorf("tables %q", tables)
 	}
 }

@@ -30,6 +30,10 @@ type Config struct {
 	// sent the rest of it; the INSERT's earlier blocks stay counted, as ClickHouse keeps
 	// blocks it stored.
 	OnBlock func(Block) error
+	// OnQuery, when set, is called with every query the sink reads, before it is parsed or
+	// run, on the connection's goroutine: to see what a client sends (its statements, the
+	// settings it passes, whether it compresses).
+	OnQuery func(Query)
 	// OnError, when set, sees why a connection ended when it was not the client closing it:
 	// protocol and decoding errors.
 	OnError func(error)
@@ -70,12 +74,30 @@ type Block struct {
 	Columns proto.Results
 }
 
+// Query is a query as OnQuery sees it.
+type Query struct {
+	Body string
+	// Settings are the query's settings in the client's order, their values as sent.
+	Settings []Setting
+	// Compressed is whether the query's data blocks (the client's and the sink's) are
+	// compressed; each compressed block names its own method.
+	Compressed bool
+}
+
+// Setting is one setting of a query. Important is the flag a client sets for a setting the
+// server must not ignore when it does not know it.
+type Setting struct {
+	Key, Value string
+	Important  bool
+}
+
 // Server is the sink. It stands in for a ClickHouse server where there is none, so that
 // olapgate's ClickHouse write path (store/clickhouse over ch-go) can be tested and benchmarked
 // end to end, the client's CPU then being what it costs to convert and encode, not to store.
 // It speaks the protocol as ch-go's proto package encodes it, at the client's revision (down
 // to 54429): handshake, ping, CREATE/DROP of databases and tables (the column types it learns
-// make the INSERT header), CREATE [MATERIALIZED] VIEW (accepted, not run), and INSERT ...
+// make the INSERT header), DESCRIBE TABLE (the columns it learnt, as ClickHouse lists them:
+// clients detect a table's schema with it), CREATE [MATERIALIZED] VIEW (accepted, not run), and INSERT ...
 // VALUES with native blocks, LZ4/ZSTD-compressed or not, as the query asks. Anything else is
 // answered with a ClickHouse exception, never with a silent success. Users and passwords are
 // not checked: it is for loopback tests and benchmarks. Its methods are safe for concurrent

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -359,5 +360,105 @@ func TestBadStream(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the connection did not end")
+	}
+}
+
+// TestDescribe: DESCRIBE TABLE answers every column of the table as ClickHouse lists them
+// (Nested expanded, MATERIALIZED ones too, with their clauses), compressed or not; an unknown
+// table or database and a view are exceptions that leave the connection usable. The
+// OpenTelemetry Collector's ClickHouse exporter detects the logs table's schema this way.
+func TestDescribe(t *testing.T) {
+	for _, opt := range []ch.Options{{Compression: ch.CompressionLZ4}, {Compression: ch.CompressionZSTD}, {}} {
+		t.Run(opt.Compression.String(), func(t *testing.T) {
+			_, addr := start(t, Config{}, false)
+			c := dial(t, addr, opt)
+			for _, ddl := range []string{eventsDDL, "CREATE MATERIALIZED VIEW v TO events AS SELECT 1"} {
+				if err := c.Do(ctx(t), ch.Query{Body: ddl}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cols := make([]proto.ColStr, len(describeColumns))
+			result := make(proto.Results, len(describeColumns))
+			for i, name := range describeColumns {
+				result[i] = proto.ResultColumn{Name: name, Data: &cols[i]}
+			}
+			var rows []string
+			err := c.Do(ctx(t), ch.Query{Body: "DESC TABLE `default`.\"events\"", Result: result, OnResult: func(context.Context, proto.Block) error {
+				for r := 0; r < cols[0].Rows(); r++ {
+					var f []string
+					for i := range cols {
+						f = append(f, cols[i].Row(r))
+					}
+					rows = append(rows, strings.Join(f, "|"))
+				}
+				return nil
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string{
+				"id|UInt64||||Delta, ZSTD(1)|",
+				"name|LowCardinality(String)||||",
+				"body|String||||",
+				"ts|DateTime64(9)||||Delta, ZSTD(1)|",
+				"day|Date|DEFAULT|toDate(ts)|||",
+				"hour|DateTime|MATERIALIZED|toStartOfHour(ts)|||",
+				"attrs|Map(LowCardinality(String), String)|||||",
+				"ev.at|Array(DateTime64(9))|||||",
+				"ev.attrs|Array(Map(LowCardinality(String), String))|||||",
+			}
+			want[1], want[2] = want[1]+"|", want[2]+"|"
+			if strings.Join(rows, "\n") != strings.Join(want, "\n") {
+				t.Errorf("DESC:\n%s\nwant\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
+			}
+			for body, code := range map[string]proto.Error{
+				"DESCRIBE missing":         proto.ErrUnknownTable,
+				"DESCRIBE nodb.events":     proto.ErrUnknownDatabase,
+				"DESCRIBE v":               proto.ErrNotImplemented,
+				"DESCRIBE (SELECT 1)":      proto.ErrNotImplemented,
+				"DESCRIBE TABLE events 1":  proto.ErrSyntaxError,
+				"DESCRIBE TABLE numbers()": proto.ErrNotImplemented,
+			} {
+				if err := c.Do(ctx(t), ch.Query{Body: body}); !ch.IsErr(err, code) {
+					t.Errorf("%s: got %v, want %s", body, err, code)
+				}
+				if err := c.Ping(ctx(t)); err != nil {
+					t.Fatalf("ping after %s: %v", body, err)
+				}
+			}
+		})
+	}
+}
+
+// TestOnQuery: the hook sees every query's text, its settings in order with their flag, and
+// whether its blocks are compressed, before the statement runs (a refused one too).
+func TestOnQuery(t *testing.T) {
+	var mu sync.Mutex
+	var seen []Query
+	_, addr := start(t, Config{OnQuery: func(q Query) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, q)
+	}}, false)
+	for _, opt := range []ch.Options{{Compression: ch.CompressionLZ4}, {}} {
+		c := dial(t, addr, opt)
+		settings := []ch.Setting{{Key: "async_insert", Value: "1"}, {Key: "max_execution_time", Value: "9", Important: true}}
+		if err := c.Do(ctx(t), ch.Query{Body: "CREATE TABLE IF NOT EXISTS t (a UInt8) ENGINE = Null", Settings: settings}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Do(ctx(t), ch.Query{Body: "SELECT 1"}); !ch.IsErr(err, proto.ErrNotImplemented) {
+			t.Fatalf("SELECT 1: %v", err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []Query{
+		{Body: "CREATE TABLE IF NOT EXISTS t (a UInt8) ENGINE = Null", Compressed: true, Settings: []Setting{{Key: "async_insert", Value: "1"}, {Key: "max_execution_time", Value: "9", Important: true}}},
+		{Body: "SELECT 1", Compressed: true},
+		{Body: "CREATE TABLE IF NOT EXISTS t (a UInt8) ENGINE = Null", Settings: []Setting{{Key: "async_insert", Value: "1"}, {Key: "max_execution_time", Value: "9", Important: true}}},
+		{Body: "SELECT 1"},
+	}
+	if !reflect.DeepEqual(seen, want) {
+		t.Errorf("seen %+v\nwant %+v", seen, want)
 	}
 }

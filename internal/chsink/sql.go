@@ -246,7 +246,9 @@ type (
 	// createView is accepted and not run: the sink stores nothing, so a materialized view
 	// would have nothing to read.
 	createView struct{ db, name string }
-	drop       struct {
+	// describe is DESCRIBE TABLE: the table's columns, as ClickHouse lists them.
+	describe struct{ db, name string }
+	drop     struct {
 		kind     string // TABLE, DATABASE, VIEW or DICTIONARY
 		db, name string
 		ifExists bool
@@ -258,11 +260,16 @@ type (
 )
 
 // column is a table's column: its name, its type as ClickHouse spells it in a block header,
-// and how it gets its value ("", DEFAULT, MATERIALIZED, ALIAS or EPHEMERAL).
+// how it gets its value (kind "", DEFAULT, MATERIALIZED, ALIAS or EPHEMERAL, and expr), and
+// the rest of its definition as DESCRIBE TABLE shows it, rendered from the DDL's tokens.
 type column struct {
-	name string
-	typ  proto.ColumnType
-	kind string
+	name  string
+	typ   proto.ColumnType
+	kind  string
+	expr  string // the DEFAULT, MATERIALIZED, ALIAS or EPHEMERAL expression
+	codec string // CODEC's arguments: "Delta(8), ZSTD(1)"
+	ttl   string
+	note  string // COMMENT
 }
 
 // parseStatement parses one statement of the subset; anything else is NOT_IMPLEMENTED.
@@ -282,6 +289,8 @@ func parseStatement(sql, db string) (any, error) {
 		return p.create(db)
 	case p.words("DROP"):
 		return p.drop(db)
+	case p.words("DESCRIBE"), p.words("DESC"):
+		return p.describe(db)
 	}
 	first := sql
 	if len(first) > 60 {
@@ -364,8 +373,16 @@ func columns(elems []token) ([]column, error) {
 			if err != nil {
 				return nil, fmt.Errorf("nested %s: %w", name, err)
 			}
+			var outer column // the Nested column's own clauses: its CODEC applies to every field
+			if err := p.clauses(&outer); err != nil {
+				return nil, fmt.Errorf("nested %s: %w", name, err)
+			}
 			for _, f := range fields {
-				out = append(out, column{name: name + "." + f.name, typ: proto.ColumnType("Array(" + string(f.typ) + ")")})
+				f.name, f.typ = name+"."+f.name, proto.ColumnType("Array("+string(f.typ)+")")
+				if f.codec == "" {
+					f.codec = outer.codec
+				}
+				out = append(out, f)
 			}
 			continue
 		}
@@ -378,11 +395,8 @@ func columns(elems []token) ([]column, error) {
 			c.typ = "Nullable(" + typ + ")"
 		}
 		p.words("NOT", "NULL")
-		for ; p.i < len(p.toks); p.i++ {
-			if t := p.toks[p.i]; isModifier(t) {
-				c.kind = strings.ToUpper(t.text)
-				break
-			}
+		if err := p.clauses(&c); err != nil {
+			return nil, fmt.Errorf("column %s: %w", name, err)
 		}
 		out = append(out, c)
 	}
@@ -393,6 +407,57 @@ func isModifier(t token) bool {
 	return t.is("DEFAULT") || t.is("MATERIALIZED") || t.is("ALIAS") || t.is("EPHEMERAL")
 }
 
+// isClause is a keyword that starts a clause of a column definition after its type.
+func isClause(t token) bool {
+	return isModifier(t) || t.is("COMMENT") || t.is("CODEC") || t.is("TTL") || t.is("SETTINGS") || t.is("STATISTICS") || t.is("PRIMARY")
+}
+
+// clauses reads a column definition's clauses after its type, in any order: DEFAULT,
+// MATERIALIZED, ALIAS or EPHEMERAL and its expression, COMMENT 'text', CODEC(...) and TTL
+// expression are kept for DESCRIBE; other tokens (SETTINGS, STATISTICS, PRIMARY KEY) are
+// skipped, as they were before DESCRIBE needed the rest.
+func (p *parser) clauses(c *column) error {
+	for p.i < len(p.toks) {
+		t := p.next()
+		switch {
+		case isModifier(t):
+			c.kind, c.expr = strings.ToUpper(t.text), render(p.expr())
+		case t.is("COMMENT"):
+			s := p.next()
+			if s.kind != tokString {
+				return syntaxError("expected a string after COMMENT, got %q", s.text)
+			}
+			c.note = s.text
+		case t.is("CODEC"):
+			args, err := p.group()
+			if err != nil {
+				return err
+			}
+			c.codec = render(args)
+		case t.is("TTL"):
+			c.ttl = render(p.expr())
+		}
+	}
+	return nil
+}
+
+// expr returns the tokens of an expression in a column definition: up to the next clause
+// keyword outside parentheses, or the end.
+func (p *parser) expr() []token {
+	start, depth := p.i, 0
+	for ; p.i < len(p.toks); p.i++ {
+		switch t := p.toks[p.i]; {
+		case t.punct("("):
+			depth++
+		case t.punct(")"):
+			depth--
+		case depth == 0 && isClause(t):
+			return p.toks[start:p.i]
+		}
+	}
+	return p.toks[start:]
+}
+
 // typ reads a type: a name and, optionally, its parenthesised arguments, written as
 // ClickHouse names types in a block header ("Map(LowCardinality(String), String)").
 func (p *parser) typ() (proto.ColumnType, error) {
@@ -400,6 +465,7 @@ func (p *parser) typ() (proto.ColumnType, error) {
 	if name.kind != tokWord {
 		return "", syntaxError("expected a type, got %q", name.text)
 	}
+	name.text = typeName(name.text)
 	if !p.peek().punct("(") {
 		return proto.ColumnType(name.text), nil
 	}
@@ -407,7 +473,25 @@ func (p *parser) typ() (proto.ColumnType, error) {
 	if err != nil {
 		return "", err
 	}
-	return proto.ColumnType(name.text + "(" + render(args) + ")"), nil
+	canon := make([]token, len(args))
+	for i, t := range args {
+		if t.kind == tokWord {
+			t.text = typeName(t.text)
+		}
+		canon[i] = t
+	}
+	return proto.ColumnType(name.text + "(" + render(canon) + ")"), nil
+}
+
+// typeName is the name ClickHouse gives a type in a block header for a case-insensitive
+// alias a DDL may use (the ClickHouse exporter's metrics tables declare Boolean columns), else
+// name itself.
+func typeName(name string) string {
+	switch strings.ToLower(name) {
+	case "bool", "boolean":
+		return "Bool"
+	}
+	return name
 }
 
 // render writes tokens back as text: ", " after commas, " = " for equals, a space between
@@ -459,6 +543,38 @@ func (p *parser) drop(db string) (any, error) {
 		st.db, st.name, err = p.qualified(db)
 	}
 	return st, err
+}
+
+// describe reads DESCRIBE|DESC [TABLE] [db.]name [SETTINGS ...] [FORMAT name]; describing a
+// query or a table function is not implemented. Over the native protocol the result is
+// native blocks whatever the format.
+func (p *parser) describe(db string) (any, error) {
+	p.words("TABLE")
+	if p.peek().punct("(") {
+		return nil, notImplemented("DESCRIBE of a query")
+	}
+	st := &describe{}
+	var err error
+	if st.db, st.name, err = p.qualified(db); err != nil {
+		return nil, err
+	}
+	if p.peek().punct("(") {
+		return nil, notImplemented("DESCRIBE of a table function")
+	}
+	if p.words("SETTINGS") {
+		for p.i < len(p.toks) && !p.peek().is("FORMAT") {
+			p.next()
+		}
+	}
+	if p.words("FORMAT") {
+		if _, err := p.ident("a format name"); err != nil {
+			return nil, err
+		}
+	}
+	if p.i < len(p.toks) {
+		return nil, syntaxError("unexpected %q after DESCRIBE TABLE %s.%s", p.peek().text, st.db, st.name)
+	}
+	return st, nil
 }
 
 // insert reads INSERT INTO [TABLE] [db.]name [(columns)] [SETTINGS ...] VALUES|FORMAT name,

@@ -21,25 +21,46 @@
 # "default.otel_traces"} / otel_logs, checked against olapgate's stored counter at the end;
 # the script also prints the sink's own CPU seconds.
 #
+# Target refcol-ch is the reference that stores too: the OpenTelemetry Collector with the
+# contrib ClickHouse exporter (otlpreceiver -> batchprocessor with its defaults ->
+# clickhouseexporter: endpoint tcp://127.0.0.1:CH_NATIVE, database default, create_schema,
+# compress lz4, ttl 0, every other setting its default, e.g. its sending queue and
+# async_insert=1) writing into the same chsink, which is on CLIENT_CPU beside telemetrygen as
+# for olapgate-ch; the collector (REFCH) on SERVER_CPU with GOMAXPROCS=1. Counted is what the
+# sink received (chsink_rows_total, as for olapgate-ch) per CPU-second of the collector's
+# process; rows per insert are the sink's (chsink_inserts_total); there is no p99 for it. At
+# the end of each of its rounds the script prints what its receiver accepted and its exporter
+# sent against the sink's rows, and the warnings and errors it logged.
+# Ratios: olapgate and olapgate-ch over refcol and over refcol-ch, and refcol-ch over refcol.
+#
 # Tools are built outside the repo (nothing here adds modules to olapgate's go.mod):
 #   GOBIN=/tmp/otelbench/bin go install \
 #     github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@v0.161.0
 #   reference collector: a main.go over go.opentelemetry.io/collector/otelcol v0.141.0 with
 #   otlpreceiver, batchprocessor, nopexporter (BENCHMARKS.md shows it), built with
 #   GONOSUMDB=go.opentelemetry.io/collector,github.com/open-telemetry.
+#   refch: the same main.go and go.mod (collector core modules v0.141.0 / v1.47.0) with
+#   clickhouseexporter.NewFactory() added to the exporters, in its own directory:
+#     GONOSUMDB=go.opentelemetry.io/collector,github.com/open-telemetry go get \
+#       github.com/open-telemetry/opentelemetry-collector-contrib/exporter/clickhouseexporter@v0.141.0
+#     go mod tidy && go build -o /tmp/otelbench/bin/refch .
+#   (the exporter v0.141.0 brings clickhouse-go/v2 v2.40.3 and ch-go v0.68.0).
 #
 # Usage: REFCOL=/tmp/otelbench/bin/refcol TELEMETRYGEN=/tmp/otelbench/bin/telemetrygen \
 #          loadtest/examples/otlp-bench.sh
+#        REFCH=/tmp/otelbench/bin/refch REFCOL=... TELEMETRYGEN=... \
+#          TARGETS="olapgate-ch refcol-ch refcol" loadtest/examples/otlp-bench.sh
 # Environment (defaults): OLAPGATE (built from this repo into the work dir), DURATION (20s per
 # run), WORKERS (2), RATE (0: unthrottled, else items/s per worker), BATCH (512 items per
 # export), CHILD_SPANS (1: two spans per trace), SIGNALS ("traces logs"), TARGETS
-# ("olapgate refcol"; add olapgate-ch for the ClickHouse backend), SERVER_CPU (1), CLIENT_CPU
-# (0), ROUNDS (1), OG_CONFIG (an olapgate config file, e.g. one with `collector: {flush:
-# interval}`), CHSINK (the sink binary, built from this repo into the work dir), OG_CH_CONFIG
-# (olapgate's config for olapgate-ch; default: backends.clickhouse at the sink, collector
-# backend clickhouse, every other setting its default), and the loopback ports OG_HTTP
-# (18080), OG_GRPC (19090), OG_OTLP (24317), RC_OTLP (14317), RC_METRICS (18888), CH_NATIVE
-# (19000), CH_METRICS (19363).
+# ("olapgate refcol"; add olapgate-ch for the ClickHouse backend, refcol-ch for the collector
+# with the ClickHouse exporter), SERVER_CPU (1), CLIENT_CPU (0), ROUNDS (1), OG_CONFIG (an
+# olapgate config file, e.g. one with `collector: {flush: interval}`), CHSINK (the sink binary,
+# built from this repo into the work dir), OG_CH_CONFIG (olapgate's config for olapgate-ch;
+# default: backends.clickhouse at the sink, collector backend clickhouse, every other setting
+# its default), REFCOL, REFCH (the collector binaries), and the loopback ports OG_HTTP (18080),
+# OG_GRPC (19090), OG_OTLP (24317), RC_OTLP (14317), RC_METRICS (18888), RCH_OTLP (14417),
+# RCH_METRICS (18889), CH_NATIVE (19000), CH_METRICS (19363).
 set -euo pipefail
 
 DURATION=${DURATION:-20s}
@@ -57,10 +78,13 @@ OG_GRPC=${OG_GRPC:-19090}
 OG_OTLP=${OG_OTLP:-24317}
 RC_OTLP=${RC_OTLP:-14317}
 RC_METRICS=${RC_METRICS:-18888}
+RCH_OTLP=${RCH_OTLP:-14417}
+RCH_METRICS=${RCH_METRICS:-18889}
 CH_NATIVE=${CH_NATIVE:-19000}
 CH_METRICS=${CH_METRICS:-19363}
 TELEMETRYGEN=${TELEMETRYGEN:-telemetrygen}
 REFCOL=${REFCOL:-}
+REFCH=${REFCH:-}
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/otlp-bench.XXXXXX)
@@ -81,12 +105,16 @@ if [[ -z ${OLAPGATE:-} ]]; then
 	OLAPGATE=$work/olapgate
 	(cd "$repo" && go build -o "$OLAPGATE" ./cmd/olapgate)
 fi
-if [[ " $TARGETS " == *" olapgate-ch "* && -z ${CHSINK:-} ]]; then
+if [[ ( " $TARGETS " == *" olapgate-ch "* || " $TARGETS " == *" refcol-ch "* ) && -z ${CHSINK:-} ]]; then
 	CHSINK=$work/chsink
 	(cd "$repo" && go build -o "$CHSINK" ./loadtest/cmd/chsink)
 fi
 if [[ " $TARGETS " == *" refcol "* && ! -x $REFCOL ]]; then
 	echo "otlp-bench: set REFCOL to the reference collector binary (see the header)" >&2
+	exit 2
+fi
+if [[ " $TARGETS " == *" refcol-ch "* && ! -x $REFCH ]]; then
+	echo "otlp-bench: set REFCH to the collector with the ClickHouse exporter (see the header)" >&2
 	exit 2
 fi
 command -v "$TELEMETRYGEN" >/dev/null || { echo "otlp-bench: telemetrygen not found (TELEMETRYGEN)" >&2; exit 2; }
@@ -168,13 +196,17 @@ start_olapgate() { # [CONFIG]
 	wait_http "http://127.0.0.1:$OG_HTTP/readyz"
 }
 
-# start_olapgate_ch: the sink on the client's core (it is ClickHouse's work, not olapgate's),
-# then olapgate with the ClickHouse backend on the server's.
-start_olapgate_ch() {
+# start_sink: chsink on the client's core (storing is ClickHouse's work, not the server's).
+start_sink() {
 	GOMAXPROCS=1 taskset -c "$CLIENT_CPU" "$CHSINK" -addr "127.0.0.1:$CH_NATIVE" \
 		-http-addr "127.0.0.1:$CH_METRICS" >"$work/chsink.log" 2>&1 &
 	sink_pid=$!
 	wait_http "http://127.0.0.1:$CH_METRICS/metrics"
+}
+
+# start_olapgate_ch: the sink, then olapgate with the ClickHouse backend on the server's core.
+start_olapgate_ch() {
+	start_sink
 	local cfg=${OG_CH_CONFIG:-$work/olapgate-ch.yaml}
 	if [[ -z ${OG_CH_CONFIG:-} ]]; then
 		printf 'backends:\n  clickhouse: {addr: "127.0.0.1:%s"}\ncollector:\n  backend: clickhouse\n' "$CH_NATIVE" >"$cfg"
@@ -182,31 +214,58 @@ start_olapgate_ch() {
 	start_olapgate "$cfg"
 }
 
-start_refcol() {
-	cat >"$work/refcol.yaml" <<-EOF
+# collector_yaml FILE OTLP_PORT METRICS_PORT EXPORTER YAML: a reference collector's config:
+# the otlp receiver (gRPC) -> batch with its defaults -> EXPORTER (YAML: its settings as a flow
+# mapping) for traces and logs, its own metrics on METRICS_PORT, logs at warn.
+collector_yaml() {
+	cat >"$1" <<-EOF
 		receivers:
 		  otlp:
 		    protocols:
 		      grpc:
-		        endpoint: 127.0.0.1:$RC_OTLP
+		        endpoint: 127.0.0.1:$2
 		processors:
 		  batch: {}
 		exporters:
-		  nop: {}
+		  $4: $5
 		service:
 		  telemetry:
 		    logs: {level: warn}
 		    metrics:
 		      level: normal
 		      readers:
-		        - pull: {exporter: {prometheus: {host: 127.0.0.1, port: $RC_METRICS}}}
+		        - pull: {exporter: {prometheus: {host: 127.0.0.1, port: $3}}}
 		  pipelines:
-		    traces: {receivers: [otlp], processors: [batch], exporters: [nop]}
-		    logs: {receivers: [otlp], processors: [batch], exporters: [nop]}
+		    traces: {receivers: [otlp], processors: [batch], exporters: [$4]}
+		    logs: {receivers: [otlp], processors: [batch], exporters: [$4]}
 	EOF
+}
+
+start_refcol() {
+	collector_yaml "$work/refcol.yaml" "$RC_OTLP" "$RC_METRICS" nop '{}'
 	GOMAXPROCS=1 taskset -c "$SERVER_CPU" "$REFCOL" --config "$work/refcol.yaml" >"$work/refcol.log" 2>&1 &
 	server_pid=$!
 	wait_http "http://127.0.0.1:$RC_METRICS/metrics"
+}
+
+# start_refcol_ch: the sink, then the collector with the ClickHouse exporter on the server's
+# core; ready once its exporter has created the tables in the sink (it starts its receiver
+# after its exporters).
+start_refcol_ch() {
+	start_sink
+	collector_yaml "$work/refch.yaml" "$RCH_OTLP" "$RCH_METRICS" clickhouse \
+		"{endpoint: \"tcp://127.0.0.1:$CH_NATIVE\", database: default, create_schema: true, compress: lz4, ttl: 0}"
+	GOMAXPROCS=1 taskset -c "$SERVER_CPU" "$REFCH" --config "$work/refch.yaml" >"$work/refch.log" 2>&1 &
+	server_pid=$!
+	wait_http "http://127.0.0.1:$RCH_METRICS/metrics"
+	for _ in $(seq 300); do
+		curl -fsS "http://127.0.0.1:$CH_METRICS/metrics" | grep -q 'chsink_rows_total{table="default.otel_logs"}' && return 0
+		kill -0 "$server_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "otlp-bench: refcol-ch did not create its tables in the sink:" >&2
+	tail -5 "$work/refch.log" >&2
+	return 1
 }
 
 stop_server() {
@@ -232,6 +291,10 @@ run() {
 		endpoint=127.0.0.1:$OG_OTLP url=http://127.0.0.1:$CH_METRICS/metrics og_url=http://127.0.0.1:$OG_HTTP/metrics
 		name=chsink_rows_total labels="table=\"default.otel_$signal\""
 		;;
+	refcol-ch)
+		endpoint=127.0.0.1:$RCH_OTLP url=http://127.0.0.1:$CH_METRICS/metrics
+		name=chsink_rows_total labels="table=\"default.otel_$signal\""
+		;;
 	*)
 		endpoint=127.0.0.1:$RC_OTLP url=http://127.0.0.1:$RC_METRICS/metrics
 		labels=
@@ -246,6 +309,8 @@ run() {
 		buckets "$og_url" "$signal" >"$b0"
 		w0=$(metric "$og_url" olapgate_collector_writes_total "")
 	fi
+	# refcol-ch's inserts are the sink's.
+	[[ $target == refcol-ch ]] && w0=$(metric "$url" chsink_inserts_total "$labels")
 	[[ -n $sink_pid ]] && s0=$(cpu_ticks "$sink_pid")
 	t0=$(cpu_ticks "$server_pid")
 	local start=$EPOCHREALTIME
@@ -263,6 +328,7 @@ run() {
 		p=$(p99 "$b0" "$b1")
 		w1=$(metric "$og_url" olapgate_collector_writes_total "")
 	fi
+	[[ $target == refcol-ch ]] && w1=$(metric "$url" chsink_inserts_total "$labels")
 	awk -v tg="$target" -v sig="$signal" -v r="$round" -v n=$((n1 - n0)) -v cpu=$((t1 - t0)) -v tck="$tck" -v wall="$wall" -v p="$p" \
 		-v load="$(cut -d' ' -f1 /proc/loadavg)" -v writes=$((w1 - w0)) -v sink=$((s1 - s0)) 'BEGIN {
 			s = cpu / tck
@@ -279,6 +345,7 @@ for round in $(seq "$ROUNDS"); do
 		case $target in
 		olapgate) start_olapgate ;;
 		olapgate-ch) start_olapgate_ch ;;
+		refcol-ch) start_refcol_ch ;;
 		*) start_refcol ;;
 		esac
 		for signal in $SIGNALS; do
@@ -299,12 +366,23 @@ for round in $(seq "$ROUNDS"); do
 				echo "olapgate-ch $sig: olapgate stored $(metric "http://127.0.0.1:$OG_HTTP/metrics" olapgate_collector_items_total "signal=\"$sig\",outcome=\"stored\""), rows in the sink $(metric "http://127.0.0.1:$CH_METRICS/metrics" chsink_rows_total "table=\"default.otel_$sig\"")"
 			done
 		fi
+		if [[ $target == refcol-ch ]]; then
+			# What the collector accepted and its exporter sent against what the sink received,
+			# whole run, and what it logged at warn or error.
+			for sig in $SIGNALS; do
+				if [[ $sig == traces ]]; then unit=spans; else unit=log_records; fi
+				echo "refcol-ch $sig: accepted $(metric "http://127.0.0.1:$RCH_METRICS/metrics" otelcol_receiver_accepted_${unit}_total ""), exported $(metric "http://127.0.0.1:$RCH_METRICS/metrics" otelcol_exporter_sent_${unit}_total ""), failed $(metric "http://127.0.0.1:$RCH_METRICS/metrics" otelcol_exporter_send_failed_${unit}_total ""), rows in the sink $(metric "http://127.0.0.1:$CH_METRICS/metrics" chsink_rows_total "table=\"default.otel_$sig\"")"
+			done
+			echo "refcol-ch: $(grep -cwE 'warn|error' "$work/refch.log" || true) warn/error log lines$(grep -m1 -wE 'warn|error' "$work/refch.log" | cut -c1-300 | sed 's/^/; first: /')"
+		fi
 		stop_server
 	done
 done
 
-# Ratio per round and signal: each olapgate target's items per CPU-second over the reference's.
+# Ratio per round and signal: each olapgate target's items per CPU-second over each reference's
+# (refcol, refcol-ch), and refcol-ch's over refcol's.
 awk '{ for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
 	   key = v["round"] " " $2; rate[$1, key] = v["items_per_cpu_s"]; keys[key] = 1; targets[$1] = 1 }
-	END { for (k in keys) for (t in targets) if (t != "refcol" && ((t, k) in rate) && (("refcol", k) in rate) && rate["refcol", k] > 0)
-		printf "ratio round/signal %s: %s/refcol = %.2f (target >= 0.80)\n", k, t, rate[t, k] / rate["refcol", k] }' "$results" | sort
+	END { for (k in keys) for (t in targets) for (r in targets) {
+		if ((r != "refcol" && r != "refcol-ch") || t == r || t == "refcol" || !((t, k) in rate) || !((r, k) in rate) || rate[r, k] <= 0) continue
+		printf "ratio round/signal %s: %s/%s = %.2f%s\n", k, t, r, rate[t, k] / rate[r, k], (t ~ /^olapgate/ ? " (target >= 0.80)" : "") } }' "$results" | sort

@@ -3,7 +3,8 @@
 // speaking ClickHouse's native protocol, decoding and counting every inserted row and storing
 // nothing, so olapgate's CPU is measured without a real server's. The counts are served as
 // Prometheus text at http://HTTP-ADDR/metrics (chsink_rows_total{table="db.table"}, blocks,
-// inserts) and printed when it stops.
+// inserts) and printed when it stops. With -log-queries it prints every query it reads to
+// stderr (its compression, settings and first 200 bytes): to see what a client sends.
 //
 //	go run ./loadtest/cmd/chsink -addr 127.0.0.1:9000 -http-addr 127.0.0.1:19363
 package main
@@ -18,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -27,20 +29,25 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9000", "native protocol listen address (loopback)")
 	httpAddr := flag.String("http-addr", "127.0.0.1:19363", "address of the /metrics endpoint (loopback)")
+	logQueries := flag.Bool("log-queries", false, "print every query to stderr: compression, settings, first 200 bytes")
 	flag.Parse()
-	if err := run(*addr, *httpAddr); err != nil {
+	if err := run(*addr, *httpAddr, *logQueries); err != nil {
 		fmt.Fprintln(os.Stderr, "chsink:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, httpAddr string) error {
+func run(addr, httpAddr string, logQueries bool) error {
 	for _, a := range []string{addr, httpAddr} {
 		if err := loopback(a); err != nil {
 			return err
 		}
 	}
-	sink, err := chsink.New(chsink.Config{OnError: func(err error) { fmt.Fprintln(os.Stderr, "chsink: connection:", err) }})
+	cfg := chsink.Config{OnError: func(err error) { fmt.Fprintln(os.Stderr, "chsink: connection:", err) }}
+	if logQueries {
+		cfg.OnQuery = func(q chsink.Query) { fmt.Fprintln(os.Stderr, describeQuery(q)) }
+	}
+	sink, err := chsink.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -79,6 +86,20 @@ func run(addr, httpAddr string) error {
 	err = errors.Join(served, sink.Shutdown(ctx), hs.Shutdown(ctx))
 	writeMetrics(os.Stdout, sink.Stats())
 	return err
+}
+
+// describeQuery is a query's log line: "chsink: query compressed=true settings=[k=v ...]
+// body", the body on one line and cut at 200 bytes.
+func describeQuery(q chsink.Query) string {
+	settings := make([]string, len(q.Settings))
+	for i, s := range q.Settings {
+		settings[i] = s.Key + "=" + s.Value
+	}
+	body := strings.Join(strings.Fields(q.Body), " ")
+	if len(body) > 200 {
+		body = body[:200] + "..."
+	}
+	return fmt.Sprintf("chsink: query compressed=%t settings=[%s] %s", q.Compressed, strings.Join(settings, " "), body)
 }
 
 func loopback(addr string) error {
