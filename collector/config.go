@@ -25,7 +25,9 @@ const (
 	DefaultBatchRows     = 8192
 	DefaultFlushInterval = 200 * time.Millisecond
 	DefaultWriteTimeout  = 30 * time.Second
-	DefaultRetryAfter    = time.Second
+	// DefaultLookupFlush is how long the embedded store's trace-id lookup rows wait.
+	DefaultLookupFlush = time.Second
+	DefaultRetryAfter  = time.Second
 	// DefaultRetentionInterval is how often old rows are deleted when Retention is set.
 	DefaultRetentionInterval = time.Hour
 )
@@ -68,6 +70,10 @@ type Config struct {
 	Flush string `yaml:"flush"`
 	// WriteTimeout bounds one store write. Default 30s.
 	WriteTimeout time.Duration `yaml:"writeTimeout"`
+	// LookupFlush: on the embedded store the trace-id lookup rows (otel_traces_trace_id_ts)
+	// of committed spans are written this often (and before any read of the table, and at
+	// shutdown) instead of in every span commit. Default 1s.
+	LookupFlush time.Duration `yaml:"lookupFlush"`
 	// RetryAfter is the delay suggested to clients refused for a full buffer. Default 1s.
 	RetryAfter time.Duration `yaml:"retryAfter"`
 	// MaxFieldBytes bounds one stored text value (a log body, a span's attributes as JSON);
@@ -130,6 +136,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("collector: flushInterval %s: must not be negative", c.FlushInterval)
 	case c.WriteTimeout < 0:
 		return fmt.Errorf("collector: writeTimeout %s: must not be negative", c.WriteTimeout)
+	case c.LookupFlush < 0:
+		return fmt.Errorf("collector: lookupFlush %s: must not be negative", c.LookupFlush)
 	case c.RetryAfter < 0:
 		return fmt.Errorf("collector: retryAfter %s: must not be negative", c.RetryAfter)
 	case c.Retention < 0 || c.RetentionInterval < 0:
@@ -197,6 +205,9 @@ func (c Config) withDefaults() Config {
 		if c.Backend == dataset.BackendClickHouse {
 			c.Flush = FlushInterval
 		}
+	}
+	if c.LookupFlush == 0 {
+		c.LookupFlush = DefaultLookupFlush
 	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = DefaultWriteTimeout

@@ -39,6 +39,12 @@ func (c *Collector) applyRetention(ctx context.Context, now time.Time) error {
 	}
 	cutoff := now.Add(-c.cfg.Retention)
 	var errs []error
+	// Waiting lookup rows of old spans would otherwise land after the delete.
+	if c.lookup != nil {
+		if err := c.lookup.sync(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("apply retention: %w", err))
+		}
+	}
 	for _, d := range c.datasets {
 		n, err := del.DeleteBefore(ctx, d.Name, cutoff)
 		if err != nil {

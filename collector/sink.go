@@ -81,6 +81,7 @@ type sink struct {
 	st           store.Store
 	ds           *dataset.Dataset
 	derive       func(*store.Batch) *store.Batch // rows for a companion table (trace id lookup), or nil
+	committed    func(*store.Batch)              // told each batch once it is stored, or nil
 	budget       *budget
 	batchRows    int
 	interval     time.Duration
@@ -185,16 +186,19 @@ func (s *sink) write(g *group) {
 		s.writeFailures.Add(1)
 	} else {
 		s.rowsWritten.Add(int64(g.b.N))
+		if s.committed != nil {
+			s.committed(g.b) // before the exports are answered
+		}
 	}
 	s.budget.release(g.bytes)
 	g.b = nil // the rows are no longer needed; waiters only read err
 	close(g.done)
 }
 
-// writeBatches stores b and its companion rows. A store that commits several batches in one
-// transaction (the embedded store's positioned write, here moving no positions) gets both in
-// one commit: half the commits, and no moment where spans are stored without their trace-id
-// lookup rows. Other stores get two writes at once.
+// writeBatches stores b and its companion rows (derive: the trace-id lookup rows on a store
+// without positioned writes; the embedded store gets them later through traceLookup). A
+// store that commits several batches in one transaction gets both in one commit; other
+// stores get two writes at once.
 func (s *sink) writeBatches(ctx context.Context, b *store.Batch) error {
 	var d *store.Batch
 	if s.derive != nil {

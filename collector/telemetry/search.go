@@ -83,6 +83,9 @@ func (s *Service) FindTraces(ctx context.Context, f *TraceFilter) ([]*olapgatev1
 	// A matching span may belong to a trace that began before From or goes on after To: its
 	// summary covers all its spans, found through the lookup table.
 	lo, hi := f.From, f.To
+	if err := s.syncLookupTable(ctx); err != nil {
+		return nil, err
+	}
 	b, err := s.query(ctx, s.sql.tracesBounds(ids), "read trace time ranges")
 	if err != nil {
 		return nil, err

@@ -86,6 +86,8 @@ type Service struct {
 	// measured there, and the ClickHouse store's chdb test double serves one statement at a
 	// time).
 	logsBesideSpans bool
+	// syncLookup writes the collector's waiting trace-id lookup rows (SyncLookup), or nil.
+	syncLookup func(context.Context) error
 }
 
 // dialect builds the service's statements: duckSQL for the embedded store, chSQL for the
@@ -155,6 +157,23 @@ func (s *Service) query(ctx context.Context, st store.Statement, what string) (*
 		return nil, status.Errorf(codes.Internal, "%s: %v", what, err)
 	}
 	return res, nil
+}
+
+// SyncLookup makes the service call f before it reads the trace-id lookup table: the
+// collector writes that table's rows a little after their spans, and f writes what waits.
+func (s *Service) SyncLookup(f func(context.Context) error) { s.syncLookup = f }
+
+func (s *Service) syncLookupTable(ctx context.Context) error {
+	if s.syncLookup == nil {
+		return nil
+	}
+	if err := s.syncLookup(ctx); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return status.FromContextError(ctxErr).Err()
+		}
+		return status.Errorf(codes.Unavailable, "write the trace-id lookup rows before reading them: %v", err)
+	}
+	return nil
 }
 
 // GetTrace implements TelemetryService.
@@ -364,6 +383,9 @@ func (e *earlyLogs) within(lo, hi time.Time, limit int) ([]traceLogRecord, error
 // table has no row for it (rows written by a tool that does not keep the table), and the
 // caller then scans without a time bound.
 func (s *Service) bounds(ctx context.Context, id string) (lo, hi time.Time, bounded bool, err error) {
+	if err := s.syncLookupTable(ctx); err != nil {
+		return lo, hi, false, err
+	}
 	res, err := s.query(ctx, s.sql.traceBounds(id), "read trace time range")
 	if err != nil {
 		return lo, hi, false, err
