@@ -51,7 +51,8 @@
 #        REFCH=/tmp/otelbench/bin/refch REFCOL=... TELEMETRYGEN=... \
 #          TARGETS="olapgate-ch refcol-ch refcol" loadtest/examples/otlp-bench.sh
 # Environment (defaults): OLAPGATE (built from this repo into the work dir), DURATION (20s per
-# run), WORKERS (2), RATE (0: unthrottled, else items/s per worker), BATCH (512 items per
+# run), WORKERS (2), CLIENTS (1: telemetrygen processes at once, each with WORKERS workers),
+# RATE (0: unthrottled, else items/s per worker), BATCH (512 items per
 # export), CHILD_SPANS (1: two spans per trace), SIGNALS ("traces logs"), TARGETS
 # ("olapgate refcol"; add olapgate-ch for the ClickHouse backend, refcol-ch for the collector
 # with the ClickHouse exporter), SERVER_CPU (1), CLIENT_CPU (0), ROUNDS (1), OG_CONFIG (an
@@ -65,6 +66,7 @@ set -euo pipefail
 
 DURATION=${DURATION:-20s}
 WORKERS=${WORKERS:-2}
+CLIENTS=${CLIENTS:-1}
 RATE=${RATE:-0}
 BATCH=${BATCH:-512}
 CHILD_SPANS=${CHILD_SPANS:-1}
@@ -314,9 +316,18 @@ run() {
 	[[ -n $sink_pid ]] && s0=$(cpu_ticks "$sink_pid")
 	t0=$(cpu_ticks "$server_pid")
 	local start=$EPOCHREALTIME
-	taskset -c "$CLIENT_CPU" "$TELEMETRYGEN" "$signal" --otlp-endpoint "$endpoint" --otlp-insecure \
-		--duration "$DURATION" --rate "$RATE" --workers "$WORKERS" --batch-size "$BATCH" "${extra[@]}" \
-		>"$work/telemetrygen.log" 2>&1 || { echo "otlp-bench: telemetrygen failed:" >&2; tail -5 "$work/telemetrygen.log" >&2; }
+	# CLIENTS generators at once: each is one SDK (one export in flight for traces), so several
+	# are several senders whose exports the server may group.
+	local gens=() c
+	for c in $(seq "$CLIENTS"); do
+		taskset -c "$CLIENT_CPU" "$TELEMETRYGEN" "$signal" --otlp-endpoint "$endpoint" --otlp-insecure \
+			--duration "$DURATION" --rate "$RATE" --workers "$WORKERS" --batch-size "$BATCH" "${extra[@]}" \
+			>"$work/telemetrygen-$c.log" 2>&1 &
+		gens+=($!)
+	done
+	for c in "${!gens[@]}"; do
+		wait "${gens[$c]}" || { echo "otlp-bench: telemetrygen $((c + 1)) failed:" >&2; tail -5 "$work/telemetrygen-$((c + 1)).log" >&2; }
+	done
 	n1=$(settle "$url" "$name" "$labels")
 	t1=$(cpu_ticks "$server_pid")
 	[[ -n $sink_pid ]] && s1=$(cpu_ticks "$sink_pid")
@@ -339,7 +350,7 @@ run() {
 
 results=$work/results
 : >"$results"
-echo "otlp-bench: $(date -u +%FT%TZ) duration=$DURATION workers=$WORKERS rate=$RATE batch=$BATCH server_cpu=$SERVER_CPU client_cpu=$CLIENT_CPU load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "otlp-bench: $(date -u +%FT%TZ) duration=$DURATION clients=$CLIENTS workers=$WORKERS rate=$RATE batch=$BATCH server_cpu=$SERVER_CPU client_cpu=$CLIENT_CPU load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq "$ROUNDS"); do
 	for target in $TARGETS; do
 		case $target in
