@@ -141,6 +141,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.MinLimit < 0 || c.MaxLimit < 0 || c.InitialLimit < 0 || c.StaticLimit < 0 || c.MaxQueue < 0:
 		return fmt.Errorf("limits and maxQueue must not be negative")
+	case c.MaxQueueWait < 0:
+		return fmt.Errorf("maxQueueWait %s must not be negative", c.MaxQueueWait)
 	case c.MaxLimit > 0 && c.MinLimit > c.MaxLimit:
 		return fmt.Errorf("minLimit %d is above maxLimit %d", c.MinLimit, c.MaxLimit)
 	case c.TenantQPS < 0:

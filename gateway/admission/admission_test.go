@@ -300,7 +300,7 @@ func TestAdaptiveOverload(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	for _, c := range []Config{{MinLimit: 10, MaxLimit: 5}, {TenantQPS: -1}, {FastBelow: time.Second, SlowAbove: time.Millisecond}, {MaxQueue: -1}} {
+	for _, c := range []Config{{MinLimit: 10, MaxLimit: 5}, {TenantQPS: -1}, {FastBelow: time.Second, SlowAbove: time.Millisecond}, {MaxQueue: -1}, {MaxQueueWait: -time.Second}} {
 		if c.Validate() == nil {
 			t.Errorf("%+v: no error", c)
 		}

@@ -197,6 +197,58 @@ func TestOTelTables(t *testing.T) {
 	}
 }
 
+// TestStoreCompression: the store's compression setting reaches the wire (the INSERT's
+// compression flag, as the sink reads it), and the blocks arrive whole with each.
+func TestStoreCompression(t *testing.T) {
+	for _, tc := range []struct {
+		setting    string
+		compressed bool
+	}{{"", true}, {clickhouse.CompressionLZ4, true}, {clickhouse.CompressionZSTD, true}, {clickhouse.CompressionNone, false}} {
+		t.Run("compression="+tc.setting, func(t *testing.T) {
+			var mu sync.Mutex
+			var flags []bool
+			sink, addr := start(t, Config{OnQuery: func(q Query) {
+				if strings.HasPrefix(q.Body, "INSERT") {
+					mu.Lock()
+					flags = append(flags, q.Compressed)
+					mu.Unlock()
+				}
+			}}, false)
+			c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			st, err := clickhouse.Open(c, clickhouse.Config{Addr: addr, Compression: tc.setting})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = st.Close() }()
+			tables, err := st.OTelTables(clickhouse.OTelSchema{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tables.EnsureDataset(c, otelrows.TracesDataset()); err != nil {
+				t.Fatal(err)
+			}
+			td, _, _ := otelData(2, 30)
+			spans := store.NewBatch(otelrows.TracesDataset(), 0)
+			otelrows.AppendTraces(spans, td, otelrows.Options{})
+			if _, err := tables.Write(c, spans); err != nil {
+				t.Fatal(err)
+			}
+			var rows int64
+			for _, s := range sink.Stats() {
+				if s.Table == "default.otel_traces" {
+					rows = s.Rows
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if rows != 60 || len(flags) != 1 || flags[0] != tc.compressed {
+				t.Errorf("%d rows, INSERT compression flags %v; want 60 rows, one INSERT compressed=%v", rows, flags, tc.compressed)
+			}
+		})
+	}
+}
+
 // TestClickHouseExporterSchema: the statements of the OpenTelemetry Collector's ClickHouse
 // exporter (testdata/clickhouseexporter: its DDL for traces, logs and metrics, DESCRIBE of the
 // logs table, its INSERTs as clickhouse-go sends them) are all answered: the tables are

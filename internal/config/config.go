@@ -73,6 +73,9 @@ type Admission struct {
 	InitialLimit int `yaml:"initialLimit"`
 	// MaxQueue bounds the waiting executions per backend and cost class; default 256.
 	MaxQueue int `yaml:"maxQueue"`
+	// MaxQueueWait bounds how long an execution waits for a slot, whatever its deadline (one
+	// estimated to wait longer is refused at once); default 250ms.
+	MaxQueueWait time.Duration `yaml:"maxQueueWait"`
 	// TenantQPS limits each tenant's backend executions per second (0: no limit), with bursts
 	// of TenantBurst.
 	TenantQPS   float64 `yaml:"tenantQPS"`
@@ -387,6 +390,6 @@ func (c *Config) Validate() error {
 func (c *Config) AdmissionConfig() admission.Config {
 	a := c.Admission
 	return admission.Config{Static: a.Mode == "static", Gradient: a.Mode == "gradient", StaticLimit: a.StaticLimit,
-		MinLimit: a.MinLimit, MaxLimit: a.MaxLimit, InitialLimit: a.InitialLimit, MaxQueue: a.MaxQueue,
+		MinLimit: a.MinLimit, MaxLimit: a.MaxLimit, InitialLimit: a.InitialLimit, MaxQueue: a.MaxQueue, MaxQueueWait: a.MaxQueueWait,
 		TenantQPS: a.TenantQPS, TenantBurst: a.TenantBurst, FastBelow: a.FastBelow, SlowAbove: a.SlowAbove}
 }

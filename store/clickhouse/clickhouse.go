@@ -66,6 +66,30 @@ type Config struct {
 	// DedupWindow is non_replicated_deduplication_window for the tables EnsureDataset creates
 	// (insert blocks remembered for insert_deduplication_token). Default DefaultDedupWindow.
 	DedupWindow int `yaml:"dedupWindow"`
+	// Compression of the data blocks sent and received: "lz4" (the default, as clickhouse-go
+	// and the OpenTelemetry exporter use), "zstd" (smaller, more CPU: slow links), or "none"
+	// (a server on the same host or a fast LAN: +8–20% spans per CPU-second for the collector,
+	// BENCHMARKS.md).
+	Compression string `yaml:"compression"`
+}
+
+// Config.Compression values.
+const (
+	CompressionLZ4  = "lz4"
+	CompressionZSTD = "zstd"
+	CompressionNone = "none"
+)
+
+// chCompression is ch-go's setting for a valid Config.Compression; "none" sends blocks
+// without the compression framing at all.
+func chCompression(c string) ch.Compression {
+	switch c {
+	case CompressionZSTD:
+		return ch.CompressionZSTD
+	case CompressionNone:
+		return ch.CompressionDisabled
+	}
+	return ch.CompressionLZ4
 }
 
 // Validate checks the configuration.
@@ -91,6 +115,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("clickhouse store: insertRows %d: must not be negative", c.InsertRows)
 	case c.DedupWindow < 0:
 		return fmt.Errorf("clickhouse store: dedupWindow %d: must not be negative", c.DedupWindow)
+	case c.Compression != "" && c.Compression != CompressionLZ4 && c.Compression != CompressionZSTD && c.Compression != CompressionNone:
+		return fmt.Errorf("clickhouse store: compression %q: want %s, %s or %s", c.Compression, CompressionLZ4, CompressionZSTD, CompressionNone)
 	case !c.TLS && (c.TLSServerName != "" || c.TLSCAFile != "" || c.TLSInsecureSkipVerify):
 		return errors.New("clickhouse store: tlsServerName, tlsCAFile and tlsInsecureSkipVerify need tls: true")
 	}
@@ -186,7 +212,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			User:        cfg.User,
 			Password:    cfg.Password,
 			ClientName:  "olapgate",
-			Compression: ch.CompressionLZ4,
+			Compression: chCompression(cfg.Compression),
 			DialTimeout: cfg.DialTimeout,
 			// The handshake default is 5 minutes (for idle cloud instances waking up); a
 			// gateway would rather fail over.

@@ -224,6 +224,9 @@ func TestConfigValidate(t *testing.T) {
 		{Config{InsertRows: -1}, "insertRows"},
 		{Config{DedupWindow: -1}, "dedupWindow"},
 		{Config{TLSCAFile: "ca.pem"}, "need tls"},
+		{Config{Compression: "zstd"}, ""},
+		{Config{Compression: "none"}, ""},
+		{Config{Compression: "gzip"}, `compression "gzip": want lz4, zstd or none`},
 	} {
 		err := tc.cfg.Validate()
 		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
