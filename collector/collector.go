@@ -98,7 +98,7 @@ func New(cfg Config, st store.Store, log *slog.Logger) (*Collector, error) {
 	qcfg.PromotedAttributes = cfg.PromotedAttributes
 	c.telemetry = telemetry.New(st, qcfg)
 	if c.lookup != nil {
-		c.telemetry.SyncLookup(c.lookup.sync)
+		c.telemetry.PendingBounds(c.lookup.bounds)
 	}
 	if !cfg.KeepCumulative {
 		c.deltas = otelrows.NewDeltas()

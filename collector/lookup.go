@@ -16,8 +16,10 @@ import (
 // commits positions with rows (the embedded store) a little behind the spans, instead of in
 // every span commit: a second table in each of the small commits an SDK's exports make cost a
 // fifth of the collector's CPU (BENCHMARKS.md). The rows of committed spans wait here, merged
-// per trace, and are written once a LookupFlush interval, before any read of the table
-// (telemetry calls sync first, so an acknowledged span is always found), and at shutdown.
+// per trace, and are written once a LookupFlush interval and at shutdown. Trace reads merge
+// the waiting rows with the table's (bounds, asked before the table is read), so an
+// acknowledged span is always found and a read never writes: writing on read put a commit in
+// GetTrace's path and doubled its p99 under ingest.
 //
 // A crash loses the waiting rows, so the table carries a state, committed as a stream
 // position: "dirty" from the first write after start until the last rows are written at a
@@ -31,8 +33,9 @@ type traceLookup struct {
 	interval time.Duration
 	log      *slog.Logger
 
-	mu      sync.Mutex
-	pending map[string]traceSpan
+	mu       sync.Mutex
+	pending  map[string]traceSpan
+	inflight map[string]traceSpan // taken by the flush in progress, until it has committed
 
 	flushMu sync.Mutex // one write of the table at a time; sync waits for one in progress
 	wake    chan struct{}
@@ -151,6 +154,32 @@ func (l *traceLookup) add(rows *store.Batch) {
 	}
 }
 
+// bounds is the first and last span start over the waiting rows of the traces ids; ok is
+// false when none waits. Read it before the table: a row leaves memory only once the table
+// holds it.
+func (l *traceLookup) bounds(ids ...string) (lo, hi time.Time, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var span traceSpan
+	for _, id := range ids {
+		for _, m := range []map[string]traceSpan{l.pending, l.inflight} {
+			s, found := m[id]
+			if !found {
+				continue
+			}
+			if !ok {
+				span, ok = s, true
+				continue
+			}
+			span.lo, span.hi = min(span.lo, s.lo), max(span.hi, s.hi)
+		}
+	}
+	if !ok {
+		return lo, hi, false
+	}
+	return time.UnixMicro(span.lo).UTC(), time.UnixMicro(span.hi).UTC(), true
+}
+
 // sync writes every waiting row: after it returns nil, the table covers every span committed
 // before the call.
 func (l *traceLookup) sync(ctx context.Context) error {
@@ -169,6 +198,7 @@ func (l *traceLookup) flush(ctx context.Context, positions []store.Position) err
 		return nil
 	}
 	l.pending = make(map[string]traceSpan, len(taken))
+	l.inflight = taken
 	l.mu.Unlock()
 	b := store.NewBatch(l.ds, len(taken))
 	for id, s := range taken {
@@ -180,15 +210,16 @@ func (l *traceLookup) flush(ctx context.Context, positions []store.Position) err
 	} else {
 		_, err = l.query.Write(ctx, b)
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.inflight = nil
 	if err != nil {
-		l.mu.Lock()
 		for id, s := range taken {
 			if p, ok := l.pending[id]; ok {
 				s.lo, s.hi = min(s.lo, p.lo), max(s.hi, p.hi)
 			}
 			l.pending[id] = s
 		}
-		l.mu.Unlock()
 		return fmt.Errorf("write %d trace-id lookup rows: %w", b.N, err)
 	}
 	return nil

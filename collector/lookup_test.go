@@ -65,10 +65,11 @@ func lookupState(t *testing.T, st *embedded.Store) string {
 	return pos[lookupPartition]
 }
 
-// TestLookupWaitsAndSyncsOnRead: on the embedded store the lookup rows of committed spans wait
+// TestLookupWaitsAndReadsMerge: on the embedded store the lookup rows of committed spans wait
 // (here with a flush interval longer than the test) instead of riding in every span commit;
-// a trace read writes them first, so an acknowledged span is always found, merged per trace.
-func TestLookupWaitsAndSyncsOnRead(t *testing.T) {
+// trace reads merge them with the table's without writing, so an acknowledged span is always
+// found, also one that reaches past its trace's row in the table.
+func TestLookupWaitsAndReadsMerge(t *testing.T) {
 	st := openStore(t)
 	c := startCollector(t, st, func(c *Config) { c.LookupFlush = time.Hour; c.GRPCAddr, c.HTTPAddr = Off, Off })
 	ctx := context.Background()
@@ -77,36 +78,46 @@ func TestLookupWaitsAndSyncsOnRead(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := lookupRows(t, st); len(got) != 0 {
-		t.Fatalf("lookup rows before any read: %v, want none yet", got)
-	}
 	if got := lookupState(t, st); got != lookupDirty {
 		t.Errorf("state while running: %q, want %q", got, lookupDirty)
 	}
-	resp, err := c.Telemetry().GetTrace(ctx, &olapgatev1.GetTraceRequest{TraceId: traceHex(1)})
-	if err != nil {
-		t.Fatal(err)
+	getTrace := func(b, want int) {
+		t.Helper()
+		resp, err := c.Telemetry().GetTrace(ctx, &olapgatev1.GetTraceRequest{TraceId: traceHex(b)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Spans) != want {
+			t.Errorf("GetTrace %d: %d spans, want %d", b, len(resp.Spans), want)
+		}
 	}
-	if len(resp.Spans) != 3 {
-		t.Errorf("GetTrace: %d spans, want 3", len(resp.Spans))
+	getTrace(1, 3)
+	getTrace(2, 1)
+	if got := lookupRows(t, st); len(got) != 0 {
+		t.Fatalf("lookup rows after reads: %v, want none yet (reads do not write)", got)
+	}
+	if err := c.lookup.sync(ctx); err != nil {
+		t.Fatal(err)
 	}
 	want := []string{traceHex(1) + " 1800000005..1800000030", traceHex(2) + " 1800000020..1800000020"}
 	if got := lookupRows(t, st); strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Errorf("lookup after GetTrace: %v, want %v (one row per trace: the waiting rows merged)", got, want)
+		t.Errorf("lookup after sync: %v, want %v (one row per trace: the waiting rows merged)", got, want)
 	}
-	// A search reads the table too: rows committed since are written first.
-	if _, err := c.exportTraces(ctx, spansAt([2]int{3, 1_800_000_040})); err != nil {
+	// A later span of trace 1 waits while the table says 05..30: reads widen the range.
+	if _, err := c.exportTraces(ctx, spansAt([2]int{1, 1_800_000_200}, [2]int{3, 1_800_000_040})); err != nil {
 		t.Fatal(err)
 	}
+	getTrace(1, 4)
 	found, err := c.Telemetry().FindTraces(ctx, &telemetry.TraceFilter{From: time.Unix(1_800_000_000, 0), To: time.Unix(1_800_000_100, 0), Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(found) != 3 {
-		t.Errorf("search: %d traces, want 3", len(found))
+	spans := map[string]int64{}
+	for _, s := range found {
+		spans[s.TraceId] = s.SpanCount
 	}
-	if got := lookupRows(t, st); len(got) != 3 {
-		t.Errorf("lookup after a search: %v, want 3 traces", got)
+	if len(found) != 3 || spans[traceHex(1)] != 4 || spans[traceHex(2)] != 1 || spans[traceHex(3)] != 1 {
+		t.Errorf("search to 100 s: %v, want trace 1 with all 4 spans (its summary's range widened by the waiting row past the search's end), 2 and 3", spans)
 	}
 }
 

@@ -83,9 +83,7 @@ func (s *Service) FindTraces(ctx context.Context, f *TraceFilter) ([]*olapgatev1
 	// A matching span may belong to a trace that began before From or goes on after To: its
 	// summary covers all its spans, found through the lookup table.
 	lo, hi := f.From, f.To
-	if err := s.syncLookupTable(ctx); err != nil {
-		return nil, err
-	}
+	plo, phi, pok := s.pending(ids...) // before the table: see traceLookup.bounds
 	b, err := s.query(ctx, s.sql.tracesBounds(ids), "read trace time ranges")
 	if err != nil {
 		return nil, err
@@ -93,6 +91,9 @@ func (s *Service) FindTraces(ctx context.Context, f *TraceFilter) ([]*olapgatev1
 	if len(b.Rows) == 1 && b.Rows[0][0] != nil && b.Rows[0][1] != nil {
 		lo = minTime(lo, b.Rows[0][0].(time.Time))
 		hi = maxTime(hi, b.Rows[0][1].(time.Time))
+	}
+	if pok {
+		lo, hi = minTime(lo, plo), maxTime(hi, phi)
 	}
 	sums, err := s.query(ctx, s.sql.traceSummaries(ids, lo, hi), "summarize traces")
 	if err != nil {

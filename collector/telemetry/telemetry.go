@@ -86,8 +86,9 @@ type Service struct {
 	// measured there, and the ClickHouse store's chdb test double serves one statement at a
 	// time).
 	logsBesideSpans bool
-	// syncLookup writes the collector's waiting trace-id lookup rows (SyncLookup), or nil.
-	syncLookup func(context.Context) error
+	// pendingBounds are the collector's trace-id lookup rows not in the table yet
+	// (PendingBounds), or nil.
+	pendingBounds func(ids ...string) (lo, hi time.Time, ok bool)
 }
 
 // dialect builds the service's statements: duckSQL for the embedded store, chSQL for the
@@ -159,21 +160,31 @@ func (s *Service) query(ctx context.Context, st store.Statement, what string) (*
 	return res, nil
 }
 
-// SyncLookup makes the service call f before it reads the trace-id lookup table: the
-// collector writes that table's rows a little after their spans, and f writes what waits.
-func (s *Service) SyncLookup(f func(context.Context) error) { s.syncLookup = f }
+// PendingBounds gives the service the collector's trace-id lookup rows that are not in the
+// table yet (it writes them a little after their spans): f returns the first and last span
+// start over those of the traces ids. The service asks f before it reads the table and
+// widens the table's range with f's.
+func (s *Service) PendingBounds(f func(ids ...string) (lo, hi time.Time, ok bool)) {
+	s.pendingBounds = f
+}
 
-func (s *Service) syncLookupTable(ctx context.Context) error {
-	if s.syncLookup == nil {
-		return nil
+// withPending widens a range read from the lookup table (ok: the table had one) with the
+// waiting rows' range, asked for before the table was read.
+func withPending(lo, hi time.Time, ok bool, plo, phi time.Time, pok bool) (time.Time, time.Time, bool) {
+	switch {
+	case !pok:
+		return lo, hi, ok
+	case !ok:
+		return plo, phi, true
 	}
-	if err := s.syncLookup(ctx); err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return status.FromContextError(ctxErr).Err()
-		}
-		return status.Errorf(codes.Unavailable, "write the trace-id lookup rows before reading them: %v", err)
+	return minTime(lo, plo), maxTime(hi, phi), true
+}
+
+func (s *Service) pending(ids ...string) (lo, hi time.Time, ok bool) {
+	if s.pendingBounds == nil {
+		return lo, hi, false
 	}
-	return nil
+	return s.pendingBounds(ids...)
 }
 
 // GetTrace implements TelemetryService.
@@ -383,17 +394,16 @@ func (e *earlyLogs) within(lo, hi time.Time, limit int) ([]traceLogRecord, error
 // table has no row for it (rows written by a tool that does not keep the table), and the
 // caller then scans without a time bound.
 func (s *Service) bounds(ctx context.Context, id string) (lo, hi time.Time, bounded bool, err error) {
-	if err := s.syncLookupTable(ctx); err != nil {
-		return lo, hi, false, err
-	}
+	plo, phi, pok := s.pending(id) // before the table: see traceLookup.bounds
 	res, err := s.query(ctx, s.sql.traceBounds(id), "read trace time range")
 	if err != nil {
 		return lo, hi, false, err
 	}
-	if len(res.Rows) == 0 || res.Rows[0][0] == nil || res.Rows[0][1] == nil {
-		return lo, hi, false, nil
+	if len(res.Rows) > 0 && res.Rows[0][0] != nil && res.Rows[0][1] != nil {
+		lo, hi, bounded = res.Rows[0][0].(time.Time), res.Rows[0][1].(time.Time), true
 	}
-	return res.Rows[0][0].(time.Time), res.Rows[0][1].(time.Time), true, nil
+	lo, hi, bounded = withPending(lo, hi, bounded, plo, phi, pok)
+	return lo, hi, bounded, nil
 }
 
 // treeOrder orders spans depth-first: roots (no parent, or a parent not in the trace) by start
