@@ -84,12 +84,11 @@ func New(cfg Config, st store.Store, log *slog.Logger) (*Collector, error) {
 	c.datasets = []*dataset.Dataset{tracesDS, idTsDS, logsDS, metricsDS}
 	c.traces = newSink(st, tracesDS, c.budget, cfg)
 	if cfg.Backend != dataset.BackendClickHouse { // there the exporter's materialized view fills it
-		lookupRows := func(b *store.Batch) *store.Batch { return otelrows.TraceIDTimes(idTsDS, b) }
 		if pw, ok := st.(store.PositionedWriter); ok {
 			c.lookup = newTraceLookup(pw, st, idTsDS, cfg.LookupFlush, log)
-			c.traces.committed = func(b *store.Batch) { c.lookup.add(lookupRows(b)) }
+			c.traces.committed = c.lookup.add
 		} else {
-			c.traces.derive = lookupRows
+			c.traces.derive = func(b *store.Batch) *store.Batch { return otelrows.TraceIDTimes(idTsDS, b) }
 		}
 	}
 	c.logs = newSink(st, logsDS, c.budget, cfg)

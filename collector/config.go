@@ -71,8 +71,9 @@ type Config struct {
 	// WriteTimeout bounds one store write. Default 30s.
 	WriteTimeout time.Duration `yaml:"writeTimeout"`
 	// LookupFlush: on the embedded store the trace-id lookup rows (otel_traces_trace_id_ts)
-	// of committed spans are written this often (and before any read of the table, and at
-	// shutdown) instead of in every span commit. Default 1s.
+	// of committed spans are written this often (and before retention deletes, and at
+	// shutdown) instead of in every span commit; trace reads merge the rows still waiting.
+	// Default 1s.
 	LookupFlush time.Duration `yaml:"lookupFlush"`
 	// RetryAfter is the delay suggested to clients refused for a full buffer. Default 1s.
 	RetryAfter time.Duration `yaml:"retryAfter"`

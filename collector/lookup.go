@@ -129,20 +129,25 @@ func appendLookupRow(b *store.Batch, id string, s traceSpan) {
 	b.N++
 }
 
-// add takes the lookup rows of committed spans (TraceIDTimes of the batch); the sink calls it
-// before it acknowledges their exports.
-func (l *traceLookup) add(rows *store.Batch) {
-	ids := rows.Cols[otelrows.TraceIDTsTraceID].Strings
-	los, his := rows.Cols[otelrows.TraceIDTsStart].Times, rows.Cols[otelrows.TraceIDTsEnd].Times
+// add takes a batch of committed spans: each trace's first and last span start (the rows
+// otelrows.TraceIDTimes would make) merged straight into the waiting rows, without building
+// that batch. The sink calls it before it acknowledges the spans' exports.
+func (l *traceLookup) add(spans *store.Batch) {
+	ids := spans.Cols[otelrows.SpanTraceID].Strings
+	ts := spans.Cols[otelrows.SpanTimestamp].Times
 	l.mu.Lock()
-	for i := 0; i < rows.N; i++ {
-		s, ok := l.pending[ids[i]]
-		if !ok {
-			s = traceSpan{los[i], his[i]}
-		} else {
-			s.lo, s.hi = min(s.lo, los[i]), max(s.hi, his[i])
+	for i := 0; i < spans.N; i++ {
+		id := ids[i]
+		if id == "" {
+			continue
 		}
-		l.pending[ids[i]] = s
+		s, ok := l.pending[id]
+		if !ok {
+			s = traceSpan{ts[i], ts[i]}
+		} else {
+			s.lo, s.hi = min(s.lo, ts[i]), max(s.hi, ts[i])
+		}
+		l.pending[id] = s
 	}
 	full := len(l.pending) >= lookupMaxPending
 	l.mu.Unlock()
